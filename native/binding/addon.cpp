@@ -1,0 +1,69 @@
+// The addon's init file: every function and class the JS side can reach is listed here,
+// each registered through Guarded<> (errors.h), the one C++ -> JS error boundary.
+#include <napi.h>
+
+#include "binding/errors.h"
+#include "binding/handles.h"
+#include "binding/kernel_ops.h"
+#include "binding/runtime.h"
+#include "binding/tensor_ops.h"
+
+namespace hexa::binding {
+namespace {
+
+template <Callback fn>
+void Export(Napi::Env env, Napi::Object target, const char* name) {
+  // The name doubles as the function's data: Guarded<> prefixes errors with it.
+  target.Set(name, Napi::Function::New(env, Guarded<fn>, name, const_cast<char*>(name)));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  Napi::Function tensorCtor = TensorHandle::Define(env);
+  Napi::Function generatorCtor = GeneratorHandle::Define(env);
+  data->tensorCtor = Napi::Persistent(tensorCtor);
+  data->generatorCtor = Napi::Persistent(generatorCtor);
+  exports.Set("TensorHandle", tensorCtor);
+  exports.Set("Generator", generatorCtor);
+
+  // runtime
+  Export<Info>(env, exports, "info");
+  Export<ManualSeed>(env, exports, "manualSeed");
+  Export<SetNumThreads>(env, exports, "setNumThreads");
+  Export<LiveTensorCount>(env, exports, "liveTensorCount");
+  Export<CudaIsBuilt>(env, exports, "cudaIsBuilt");
+  Export<CudaIsAvailable>(env, exports, "cudaIsAvailable");
+  Export<CudaDeviceCount>(env, exports, "cudaDeviceCount");
+
+  // tensors
+  Export<FromTypedArray>(env, exports, "tensor");
+  Export<Zeros>(env, exports, "zeros");
+  Export<Rand>(env, exports, "rand");
+  Export<Randn>(env, exports, "randn");
+  Export<Data>(env, exports, "data");
+  Export<To>(env, exports, "to");
+  Export<Matmul>(env, exports, "matmul");
+  Export<Add>(env, exports, "add");
+  Export<Sub>(env, exports, "sub");
+  Export<Mul>(env, exports, "mul");
+  Export<Sum>(env, exports, "sum");
+  Export<Mean>(env, exports, "mean");
+  Export<Argmax>(env, exports, "argmax");
+  Export<Cat>(env, exports, "cat");
+  Export<IndexSelect>(env, exports, "index");
+  Export<Reshape>(env, exports, "reshape");
+  Export<Clone>(env, exports, "clone");
+  Export<Sign>(env, exports, "sign");
+  Export<Clamp>(env, exports, "clamp");
+  Export<Normalize>(env, exports, "normalize");
+
+  // fused HEXA kernels (native/kernels/), wrapped in kernel_ops.cpp
+  return exports;
+}
+
+}  // namespace
+}  // namespace hexa::binding
+
+static Napi::Object InitHexaTorch(Napi::Env env, Napi::Object exports) { return hexa::binding::Init(env, exports); }
+NODE_API_MODULE(hexa_torch, InitHexaTorch)

@@ -1,0 +1,74 @@
+// Argument checks for exported functions. Every failure names the function and the argument,
+// says what was expected and what was given: "pgdStep: eps must be a finite number >= 0, got -1".
+#pragma once
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hexa::binding {
+
+// "-1", "NaN", "a string", "undefined", "a Tensor (disposed)" ...: what a value looks like to a user.
+std::string Describe(const Napi::Value& v);
+
+// Reads the arguments of one call to `fn`.
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
+
+  const char* fn() const { return fn_; }
+  Napi::Env env() const { return info_.Env(); }
+  size_t count() const { return info_.Length(); }
+  Napi::Value at(size_t i) const { return info_[i]; }
+  bool has(size_t i) const { return i < info_.Length() && !info_[i].IsUndefined(); }
+
+  const at::Tensor& tensor(size_t i, const char* name) const;
+  std::vector<at::Tensor> tensorList(size_t i, const char* name) const;
+  double number(size_t i, const char* name) const;                                 // finite
+  int64_t integer(size_t i, const char* name, int64_t min, int64_t max) const;     // integral, in range
+  std::vector<int64_t> shape(size_t i, const char* name) const;                    // non-negative ints
+  at::ScalarType dtype(size_t i, const char* name) const;                          // 'float32', ...
+  at::Device device(size_t i, const char* name) const;                             // 'cpu', 'cuda:N'
+  Napi::Object object(size_t i, const char* name) const;
+
+  [[noreturn]] void typeError(const std::string& name, const std::string& expected, const Napi::Value& got) const;
+  [[noreturn]] void rangeError(const std::string& name, const std::string& expected, const Napi::Value& got) const;
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* fn_;
+};
+
+// Reads the fields of a plain options object; a missing field is undefined (then the default).
+class Options {
+ public:
+  Options(const Args& args, size_t i, const char* name);
+  bool has(const char* key) const;
+  double number(const char* key, std::optional<double> dflt, double min, double max) const;
+  int64_t integer(const char* key, std::optional<int64_t> dflt, int64_t min, int64_t max) const;
+  bool boolean(const char* key, bool dflt) const;
+  std::string choice(const char* key, const std::vector<std::string>& allowed, const std::string& dflt) const;
+  std::optional<at::Tensor> tensor(const char* key) const;
+  at::ScalarType dtype(const char* key, at::ScalarType dflt) const;
+  at::Device device(const char* key, at::Device dflt) const;
+  std::optional<at::Generator> generator(const char* key) const;
+
+ private:
+  std::string where(const char* key) const { return std::string(name_) + "." + key; }
+  Napi::Value get(const char* key) const;
+  const Args& args_;
+  const char* name_;
+  std::optional<Napi::Object> obj_;
+};
+
+// Parses names shared by the JS API.
+std::optional<at::ScalarType> ParseDtype(const std::string& s);
+std::string DtypeName(at::ScalarType t);
+std::optional<at::Device> ParseDevice(const std::string& s);
+std::string DeviceName(const at::Device& d);
+// Throws when `d` is a CUDA device this process cannot use.
+void CheckDeviceUsable(const char* fn, const char* name, const at::Device& d);
+
+}  // namespace hexa::binding

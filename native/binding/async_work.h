@@ -1,0 +1,81 @@
+// Runs native work off the event loop and settles a Promise with its result.
+//
+//   return RunAsync(env, "matmul", [a, b] { return at::matmul(a, b); },
+//                   [](Napi::Env env, at::Tensor& r) { return TensorHandle::Wrap(env, r); });
+//
+// `work` runs on a libuv worker thread and must not touch Napi values: capture tensors and
+// plain options by value (a captured at::Tensor keeps its storage alive even if JS disposes
+// the handle meanwhile). `done` runs on the main thread and turns the result into a JS value.
+// Any exception from either becomes a rejection through the error boundary (errors.h).
+#pragma once
+#include <napi.h>
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "binding/errors.h"
+
+namespace hexa::binding {
+
+template <class Work, class Done>
+class AsyncOp final : public Napi::AsyncWorker {
+  using Result = std::invoke_result_t<Work&>;
+
+ public:
+  AsyncOp(Napi::Env env, const char* name, Work work, Done done)
+      : Napi::AsyncWorker(env, name),
+        name_(name),
+        work_(std::move(work)),
+        done_(std::move(done)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      result_.emplace(work_());
+    } catch (...) {
+      error_.emplace(Classify(name_, std::current_exception()));
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (error_) {
+      deferred_.Reject(ToJsError(env, *error_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(done_(env, *result_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+      deferred_.Reject(ToJsError(env, Classify(name_, std::current_exception())).Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  const char* name_;
+  Work work_;
+  Done done_;
+  Napi::Promise::Deferred deferred_;
+  std::optional<Result> result_;
+  std::optional<JsError> error_;
+};
+
+template <class Work, class Done>
+Napi::Promise RunAsync(Napi::Env env, const char* name, Work work, Done done) {
+  auto* op = new AsyncOp<Work, Done>(env, name, std::move(work), std::move(done));
+  Napi::Promise p = op->promise();
+  op->Queue();  // the worker deletes itself after OnOK/OnError
+  return p;
+}
+
+}  // namespace hexa::binding

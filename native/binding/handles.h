@@ -1,0 +1,61 @@
+// Type-tagged ObjectWraps for the native resources JS holds: Tensor and Generator.
+// The type tag (Node-API 8) makes Unwrap refuse any other object, even one whose prototype
+// was borrowed, so a forged handle is a TypeError, never a bad cast.
+#pragma once
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <atomic>
+#include <optional>
+
+namespace hexa::binding {
+
+class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // Wraps a tensor into a new JS handle (main thread only).
+  static Napi::Object Wrap(Napi::Env env, at::Tensor t);
+  // The handle behind v, or nullptr when v is not one.
+  static TensorHandle* From(const Napi::Value& v);
+  // Tensors held by live handles (not disposed, not yet collected): for leak tests.
+  static int64_t LiveCount() { return live_.load(); }
+
+  explicit TensorHandle(const Napi::CallbackInfo& info);
+  ~TensorHandle() override;
+
+  bool disposed() const { return !tensor_.has_value(); }
+  const at::Tensor& tensor() const { return *tensor_; }
+
+ private:
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
+  Napi::Value Shape(const Napi::CallbackInfo& info);
+  Napi::Value Dtype(const Napi::CallbackInfo& info);
+  Napi::Value Device(const Napi::CallbackInfo& info);
+  void Release();
+
+  std::optional<at::Tensor> tensor_;
+  static std::atomic<int64_t> live_;
+};
+
+class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static GeneratorHandle* From(const Napi::Value& v);
+  explicit GeneratorHandle(const Napi::CallbackInfo& info);
+  at::Generator& generator() { return gen_; }
+
+ private:
+  Napi::Value Seed(const Napi::CallbackInfo& info);
+  Napi::Value GetState(const Napi::CallbackInfo& info);
+  Napi::Value SetState(const Napi::CallbackInfo& info);
+  at::Generator gen_;
+};
+
+// Per-environment data: the constructors, kept alive for Wrap().
+struct AddonData {
+  Napi::FunctionReference tensorCtor;
+  Napi::FunctionReference generatorCtor;
+};
+
+}  // namespace hexa::binding

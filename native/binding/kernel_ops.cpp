@@ -1,0 +1,7 @@
+#include "binding/kernel_ops.h"
+
+namespace hexa::binding {
+
+void RegisterKernelOps(Napi::Env env, Napi::Object exports) {}
+
+}  // namespace hexa::binding

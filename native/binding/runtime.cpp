@@ -1,0 +1,87 @@
+#include "binding/runtime.h"
+
+#include "binding/args.h"
+#include "binding/handles.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/core/Generator.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+#ifdef HEXA_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+namespace hexa::binding {
+
+namespace {
+int64_t DeviceCount() { return at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().deviceCount() : 0; }
+}  // namespace
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("builtAgainst", HEXA_TORCH_BUILT_AGAINST);
+  out.Set("variant", HEXA_TORCH_VARIANT);
+  out.Set("threads", static_cast<double>(at::get_num_threads()));
+  out.Set("interopThreads", static_cast<double>(at::get_num_interop_threads()));
+  Napi::Array devices = Napi::Array::New(env);
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("device", "cpu");
+  devices.Set(0u, cpu);
+#ifdef HEXA_WITH_CUDA
+  for (int64_t i = 0; i < DeviceCount(); ++i) {
+    const cudaDeviceProp* p = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(i));
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("device", "cuda:" + std::to_string(i));
+    d.Set("name", p->name);
+    d.Set("memoryBytes", static_cast<double>(p->totalGlobalMem));
+    d.Set("capability", std::to_string(p->major) + "." + std::to_string(p->minor));
+    devices.Set(static_cast<uint32_t>(i + 1), d);
+  }
+#endif
+  out.Set("devices", devices);
+  return out;
+}
+
+Napi::Value CudaIsBuilt(const Napi::CallbackInfo& info) {
+#ifdef HEXA_WITH_CUDA
+  return Napi::Boolean::New(info.Env(), true);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
+Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), DeviceCount() > 0); }
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(DeviceCount()));
+}
+
+// manualSeed(n): seeds LibTorch's default generators (CPU and every CUDA device), as torch.manual_seed.
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  Args a(info, "manualSeed");
+  auto seed = static_cast<uint64_t>(a.integer(0, "seed", 0, (int64_t{1} << 53) - 1));
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+  for (int64_t i = 0; i < DeviceCount(); ++i) {
+    auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(i)));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Args a(info, "setNumThreads");
+  at::set_num_threads(static_cast<int>(a.integer(0, "threads", 1, 1024)));
+  return info.Env().Undefined();
+}
+
+Napi::Value LiveTensorCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount()));
+}
+
+}  // namespace hexa::binding

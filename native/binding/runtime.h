@@ -1,0 +1,15 @@
+// Exported functions about the runtime: versions, variant, threads, CUDA, seeds, leak counts.
+#pragma once
+#include <napi.h>
+
+namespace hexa::binding {
+
+Napi::Value Info(const Napi::CallbackInfo& info);
+Napi::Value CudaIsBuilt(const Napi::CallbackInfo& info);
+Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info);
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info);
+Napi::Value ManualSeed(const Napi::CallbackInfo& info);
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
+Napi::Value LiveTensorCount(const Napi::CallbackInfo& info);
+
+}  // namespace hexa::binding

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Native addons and worker threads don't mix: every test file runs in a forked process.
+    pool: 'forks',
+    // Two cores: one test file at a time keeps LibTorch's own threads from fighting.
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 600_000,
+    reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],
+  },
+});
