@@ -1,0 +1,96 @@
+// Timing and reporting shared by every benchmark. Rules (torch.utils.benchmark, do_bench):
+// warm up first, synchronise before reading the clock (our ops resolve only after the work
+// is done, including a CUDA sync when asked), report the median and the IQR, fixed threads.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { info } from '../lib/index.js';
+import { pythonEnv } from '../test/support/torch-reference.js';
+
+export interface Timing {
+  medianMs: number;
+  iqrMs: number;
+  samples: number;
+}
+
+export function summarize(samplesMs: number[]): Timing {
+  const s = [...samplesMs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))];
+  return { medianMs: q(0.5), iqrMs: q(0.75) - q(0.25), samples: s.length };
+}
+
+/** Times an async function: `warmup` untimed runs, then runs until `minMs` and `minIters` are both reached. */
+export async function time(fn: () => Promise<unknown>, opts: { warmup?: number; minIters?: number; minMs?: number; maxIters?: number } = {}): Promise<Timing> {
+  const { warmup = 3, minIters = 10, minMs = 500, maxIters = 200 } = opts;
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < maxIters && (samples.length < minIters || performance.now() - start < minMs)) {
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  return summarize(samples);
+}
+
+export interface Row {
+  kernel: string;
+  shape: string;
+  ours: Timing;
+  peer?: { name: string; timing: Timing };
+  /** Bytes the kernel must read + write at least: for bandwidth-bound kernels. */
+  bytes?: number;
+}
+
+/** Prints the benchmark table: ours, the peer in the same run, the ratio, GB/s against the ceiling. */
+export function printTable(title: string, rows: Row[], copyGBs?: number): void {
+  const header = ['kernel', 'shape', 'ours ms (IQR)', 'peer', 'peer ms (IQR)', 'speed-up', 'GB/s', '% of copy BW'];
+  const lines = rows.map((r) => {
+    const gbs = r.bytes ? r.bytes / (r.ours.medianMs * 1e6) : undefined;
+    return [
+      r.kernel,
+      r.shape,
+      `${r.ours.medianMs.toFixed(3)} (${r.ours.iqrMs.toFixed(3)})`,
+      r.peer?.name ?? '-',
+      r.peer ? `${r.peer.timing.medianMs.toFixed(3)} (${r.peer.timing.iqrMs.toFixed(3)})` : '-',
+      r.peer ? `${(r.peer.timing.medianMs / r.ours.medianMs).toFixed(2)}x` : '-',
+      gbs ? gbs.toFixed(1) : '-',
+      gbs && copyGBs ? `${((100 * gbs) / copyGBs).toFixed(0)}%` : '-',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' | ');
+  console.log(`\n## ${title}`);
+  console.log(fmt(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const l of lines) console.log(fmt(l));
+}
+
+/** Device, versions and threads: printed with every result. */
+export function environment(): string {
+  const i = info();
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `hexa-torch ${i.version} (${i.variant}), LibTorch ${i.libtorch.version}, ${i.threads} threads, ${cpu}, ` +
+    `${i.devices.map((d) => d.name ?? d.device).join(', ')}, node ${process.version}`;
+}
+
+/**
+ * Runs a Python peer script (it prints one JSON object on its last line) with the torch
+ * the references use. The script gets `threads` and any extra args.
+ */
+export function runPeer(script: string, args: string[] = []): Record<string, unknown> {
+  const { python, env } = pythonEnv();
+  const r = spawnSync(python, [script, ...args], { env, encoding: 'utf8', timeout: 1_800_000, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`peer ${script} failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  const last = r.stdout.trim().split('\n').pop() ?? '{}';
+  return JSON.parse(last);
+}
+
+/** Copy bandwidth (read + write) of this machine, measured with LibTorch's own copy. */
+export async function measureCopyBandwidth(device = 'cpu', mbytes = 256): Promise<number> {
+  const { rand } = await import('../lib/index.js');
+  const n = Math.floor((mbytes * 2 ** 20) / 4);
+  const x = await rand([n], { device: device as 'cpu' });
+  const t = await time(async () => (await x.clone()).dispose(), { warmup: 2, minIters: 5, minMs: 300 });
+  x.dispose();
+  return (2 * n * 4) / (t.medianMs * 1e6);
+}
