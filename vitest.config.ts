@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Native addons and worker threads don't mix: every test file runs in a forked process.
     pool: 'forks',
+    // --expose-gc: the lifetime tests check that collected handles free their tensors.
+    execArgv: ['--expose-gc'],
     // Two cores: one test file at a time keeps LibTorch's own threads from fighting.
     fileParallelism: false,
     testTimeout: 120_000,

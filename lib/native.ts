@@ -40,6 +40,7 @@ export interface BuildInfo {
 
 export interface LoadedAddon {
   binding: NativeBinding;
+  variant: 'cpu' | 'cuda';
   path: string;
   build: BuildInfo;
   libtorch: LibTorchRecord;
@@ -115,7 +116,7 @@ function load(): LoadedAddon {
         : FIX_REINSTALL;
     throw new Error(`hexa-torch: cannot load ${file}: ${msg}\n${hint}`);
   }
-  return { binding, path: file, build, libtorch };
+  return { binding, variant, path: file, build, libtorch };
 }
 
 let loaded: LoadedAddon | null = null;

@@ -1,8 +1,7 @@
 // Process-wide facts and settings: versions, variant, threads, CUDA, the global seed.
-import { createRequire } from 'node:module';
-import { addon, native } from './native.js';
-
-const require = createRequire(import.meta.url);
+import fs from 'node:fs';
+import path from 'node:path';
+import { addon, native, packageRoot } from './native.js';
 
 export interface Info {
   /** hexa-torch's own version. */
@@ -21,7 +20,7 @@ export function info(): Info {
   const a = addon();
   const n = a.binding.info();
   return {
-    version: (require('../package.json') as { version: string }).version,
+    version: (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version,
     variant: n.variant,
     libtorch: { version: a.libtorch.version, builtAgainst: n.builtAgainst, source: a.libtorch.source, root: a.libtorch.root },
     binary: a.path,

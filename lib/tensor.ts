@@ -141,7 +141,7 @@ export class Tensor {
    * bool as Uint8Array, int64 as BigInt64Array). The array owns its memory: no later op on
    * the tensor changes it.
    */
-  data(): Promise<TensorData> {
+  async data(): Promise<TensorData> {
     return native().data(this.handle);
   }
   /** The single value of a one-element tensor. */

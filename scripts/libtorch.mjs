@@ -183,6 +183,7 @@ export function cudaWanted() {
  */
 export function resolve({ variant, allowBootstrap = true } = {}) {
   if (process.env.LIBTORCH) return describe(process.env.LIBTORCH, 'LIBTORCH');
+  // HEXA_TORCH_NO_PYTHON=1 skips the look at python3 (LIBTORCH and the cache still count).
   const python = process.env.HEXA_PYTHON || (process.env.HEXA_TORCH_NO_PYTHON ? null : 'python3');
   if (python) {
     const dir = pythonTorchDir(python);

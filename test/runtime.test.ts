@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { cuda, info, manualSeed, rand, setNumThreads } from '../lib/index.js';
+
+it('info() reports versions, variant, threads and devices consistent with the build', () => {
+  const i = info();
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+  expect(i.version).toBe(pkg.version);
+  expect(['cpu', 'cuda']).toContain(i.variant);
+  expect(i.libtorch.version.split('+')[0]).toBe(i.libtorch.builtAgainst);
+  expect(Number(i.libtorch.version.split('.')[1])).toBeGreaterThanOrEqual(11);
+  expect(i.threads).toBeGreaterThanOrEqual(1);
+  expect(i.devices[0].device).toBe('cpu');
+  expect(i.devices.length).toBe(1 + cuda.deviceCount());
+  expect(cuda.isBuilt()).toBe(i.variant === 'cuda');
+  expect(cuda.isAvailable()).toBe(cuda.deviceCount() > 0);
+  expect(fs.existsSync(i.binary)).toBe(true);
+});
+
+it('manualSeed makes the default generator reproducible', async () => {
+  manualSeed(1234);
+  const a = await rand([32]);
+  manualSeed(1234);
+  const b = await rand([32]);
+  expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+  expect(() => manualSeed(-1)).toThrow(RangeError);
+  expect(() => manualSeed(1.5)).toThrow(/seed must be an integer/);
+  a.dispose();
+  b.dispose();
+});
+
+it('setNumThreads validates and applies', () => {
+  const n = info().threads;
+  setNumThreads(1);
+  expect(info().threads).toBe(1);
+  setNumThreads(n);
+  expect(() => setNumThreads(0)).toThrow(RangeError);
+  expect(() => setNumThreads('2' as never)).toThrow(TypeError);
+});
