@@ -41,7 +41,11 @@ export interface ImageFolderOptions {
   fit?: Fit;
   /** 'lazy' (default): find bad files when first decoded; 'headers': check every header at load. */
   validate?: 'lazy' | 'headers';
-  /** Decodes (and header checks) in flight at once. Default 4 (libuv's default thread pool). */
+  /**
+   * Decodes (and header checks) in flight at once, each on a thread of libuv's pool. Default:
+   * the pool's size (UV_THREADPOOL_SIZE, else 4) minus 1, leaving a thread for hexa's own
+   * async tensor ops, which share that pool.
+   */
   concurrency?: number;
   /** Bytes of decoded images to keep in memory (first come, first kept). Default 0: none. */
   cacheBytes?: number;
@@ -74,7 +78,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   const classMode = o.classes === undefined ? 'subfolders' : checkChoice(where, 'options.classes', o.classes, ['subfolders', 'none'] as const);
   const fit = o.fit === undefined ? 'cover' : checkChoice(where, 'options.fit', o.fit, ['cover', 'fill'] as const);
   const validate = o.validate === undefined ? 'lazy' : checkChoice(where, 'options.validate', o.validate, ['lazy', 'headers'] as const);
-  const concurrency = o.concurrency === undefined ? 4 : checkInteger(where, 'options.concurrency', o.concurrency, 1, 1024);
+  const concurrency = o.concurrency === undefined ? defaultConcurrency() : checkInteger(where, 'options.concurrency', o.concurrency, 1, 1024);
   const cacheBytes = o.cacheBytes === undefined ? 0 : checkInteger(where, 'options.cacheBytes', o.cacheBytes, 0);
   if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw typeError(where, 'options.onWarning', 'a function', o.onWarning);
   const warn = o.onWarning ?? ((w: DataWarning) => console.warn(`hexa-torch data: ${w.path}: ${w.reason}`));
@@ -107,6 +111,11 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     if (listing.files.length === 0) throw new Error(`${where}: no readable images in ${root} (all ${ok.length} failed their header check)`);
   }
   return new FolderDataset({ name, root, height, width, fit, ...listing, limiter, cacheBytes, warn, decode: (p) => decodeImage(sharp, p, height, width, fit), skipped: badAtLoad });
+}
+
+function defaultConcurrency(): number {
+  const pool = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
+  return Math.max(1, (Number.isInteger(pool) && pool > 0 ? Math.min(pool, 1024) : 4) - 1);
 }
 
 function checkSize(size: unknown): [number, number] {
