@@ -169,6 +169,21 @@ describe('loadImageFolder', () => {
     expect(Buffer.from(after.images.subarray(2 * bytes)).equals(before.images.subarray(0, bytes))).toBe(true); // wrapped to image 0
   });
 
+  it('stopping an epoch early drops the prefetched decodes not yet started', async () => {
+    const dir = join(root, 'many');
+    mkdirSync(join(dir, 'x'), { recursive: true });
+    for (let k = 0; k < 24; k++) await solid(64, 64, [k * 10, 0, 0]).png().toFile(join(dir, 'x', `${String(k).padStart(2, '0')}.png`));
+    const warnings: Warning[] = [];
+    const ds = await loadImageFolder(dir, { size: 32, concurrency: 1, onWarning: (w) => warnings.push(w) });
+    const loader = new BatchLoader(ds, { batchSize: 4, prefetch: 2, shuffle: false });
+    for await (const b of loader.batches(0)) if (b.step === 0) break;
+    // Steps 1 and 2 (8 decodes) were queued. Every file is gone now: a decode that still ran
+    // would fail and warn. At most the one holding the single slot may have been under way.
+    for (let k = 0; k < 24; k++) unlinkSync(join(dir, 'x', `${String(k).padStart(2, '0')}.png`));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(warnings.length).toBeLessThanOrEqual(1);
+  });
+
   it('errors clearly on a missing folder, a file, an empty folder, and no images', async () => {
     await expect(loadImageFolder(join(root, 'missing'), { size: 8 })).rejects.toThrow(/missing does not exist/);
     const file = join(root, 'file.png');
