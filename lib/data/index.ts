@@ -66,3 +66,4 @@ export { loadMnist, readIdx } from './mnist.js';
 export type { IdxArray, MnistOptions } from './mnist.js';
 export { loadImageFolder } from './image-folder.js';
 export type { DataWarning, ImageFolderDataset, ImageFolderOptions } from './image-folder.js';
+export type { Fit as ImageFit } from './decode.js';
