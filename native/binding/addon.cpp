@@ -7,6 +7,7 @@
 #include "binding/kernel_ops.h"
 #include "binding/runtime.h"
 #include "binding/tensor_ops.h"
+#include "binding/trainer_ops.h"
 
 namespace hexa::binding {
 namespace {
@@ -24,8 +25,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function generatorCtor = GeneratorHandle::Define(env);
   data->tensorCtor = Napi::Persistent(tensorCtor);
   data->generatorCtor = Napi::Persistent(generatorCtor);
+  Napi::Function trainerCtor = MocoTrainerHandle::Define(env);
+  data->trainerCtor = Napi::Persistent(trainerCtor);
   exports.Set("TensorHandle", tensorCtor);
   exports.Set("Generator", generatorCtor);
+  exports.Set("MocoTrainerHandle", trainerCtor);
 
   // runtime
   Export<Info>(env, exports, "info");
@@ -57,6 +61,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<Sign>(env, exports, "sign");
   Export<Clamp>(env, exports, "clamp");
   Export<Normalize>(env, exports, "normalize");
+
+  // augmentations and the MoCo / HEXA_MoCo trainer (trainer_ops.cpp)
+  Export<SampleAugment>(env, exports, "sampleAugment");
+  Export<ApplyAugment>(env, exports, "applyAugment");
+  Export<CreateMocoTrainer>(env, exports, "createMocoTrainer");
 
   // fused HEXA kernels (native/kernels/), wrapped in kernel_ops.cpp
   return exports;

@@ -158,6 +158,12 @@ Options::Options(const Args& args, size_t i, const char* name) : args_(args), na
   if (args.has(i) && !args.at(i).IsNull()) obj_ = args.object(i, name);
 }
 
+Options::Options(const Args& args, const Napi::Value& value, std::string name) : args_(args), name_(std::move(name)) {
+  if (value.IsUndefined() || value.IsNull()) return;
+  if (!value.IsObject() || value.IsArray() || value.IsFunction()) args.typeError(name_, "an object", value);
+  obj_ = value.As<Napi::Object>();
+}
+
 Napi::Value Options::get(const char* key) const {
   if (!obj_) return args_.env().Undefined();
   return obj_->Get(key);  // a throwing getter surfaces as Napi::Error and passes through

@@ -45,6 +45,8 @@ class Args {
 class Options {
  public:
   Options(const Args& args, size_t i, const char* name);
+  // A nested options object (undefined or null: every field takes its default).
+  Options(const Args& args, const Napi::Value& value, std::string name);
   bool has(const char* key) const;
   double number(const char* key, std::optional<double> dflt, double min, double max) const;
   int64_t integer(const char* key, std::optional<int64_t> dflt, int64_t min, int64_t max) const;
@@ -56,10 +58,10 @@ class Options {
   std::optional<at::Generator> generator(const char* key) const;
 
  private:
-  std::string where(const char* key) const { return std::string(name_) + "." + key; }
+  std::string where(const char* key) const { return name_ + "." + key; }
   Napi::Value get(const char* key) const;
   const Args& args_;
-  const char* name_;
+  std::string name_;
   std::optional<Napi::Object> obj_;
 };
 

@@ -56,6 +56,7 @@ class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
 struct AddonData {
   Napi::FunctionReference tensorCtor;
   Napi::FunctionReference generatorCtor;
+  Napi::FunctionReference trainerCtor;
 };
 
 }  // namespace hexa::binding

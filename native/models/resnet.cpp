@@ -1,0 +1,115 @@
+#include "models/resnet.h"
+
+#include <torch/torch.h>
+
+namespace hexa::models {
+
+namespace {
+
+torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
+}
+
+// torchvision BasicBlock (expansion 1) and Bottleneck (expansion 4, stride on conv2 = v1.5).
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(int64_t in, int64_t planes, int64_t stride, bool bottleneck, bool aux) : bottleneck_(bottleneck) {
+    const int64_t out = planes * (bottleneck ? 4 : 1);
+    if (bottleneck) {
+      conv1 = register_module("conv1", Conv(in, planes, 1, 1));
+      bn1 = register_module("bn1", BatchNorm2d(planes, aux));
+      conv2 = register_module("conv2", Conv(planes, planes, 3, stride));
+      bn2 = register_module("bn2", BatchNorm2d(planes, aux));
+      conv3 = register_module("conv3", Conv(planes, out, 1, 1));
+      bn3 = register_module("bn3", BatchNorm2d(out, aux));
+    } else {
+      conv1 = register_module("conv1", Conv(in, planes, 3, stride));
+      bn1 = register_module("bn1", BatchNorm2d(planes, aux));
+      conv2 = register_module("conv2", Conv(planes, planes, 3, 1));
+      bn2 = register_module("bn2", BatchNorm2d(planes, aux));
+    }
+    if (stride != 1 || in != out) {
+      downsample = register_module("downsample", torch::nn::Sequential(Conv(in, out, 1, stride), BatchNorm2d(out, aux)));
+    }
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor y = torch::relu(bn1(conv1(x)));
+    y = bn2(conv2(y));
+    if (bottleneck_) y = bn3(conv3(torch::relu(y)));
+    return torch::relu(y + (downsample ? downsample->forward(x) : x));
+  }
+
+ private:
+  bool bottleneck_;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Block);
+
+}  // namespace
+
+ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
+  TORCH_CHECK(o.arch == "resnet18" || o.arch == "resnet50", "arch must be 'resnet18' or 'resnet50', got '", o.arch, "'");
+  TORCH_CHECK(o.width >= 1 && o.width <= 1024, "width must be in [1, 1024], got ", o.width);
+  const bool bottleneck = o.arch == "resnet50";
+  const std::vector<int64_t> depth = bottleneck ? std::vector<int64_t>{3, 4, 6, 3} : std::vector<int64_t>{2, 2, 2, 2};
+  conv1 = register_module("conv1", o.cifarStem ? Conv(3, o.width, 3, 1)
+                                               : torch::nn::Conv2d(torch::nn::Conv2dOptions(3, o.width, 7).stride(2).padding(3).bias(false)));
+  bn1 = register_module("bn1", BatchNorm2d(o.width, o.auxBN));
+  int64_t in = o.width;
+  torch::nn::Sequential* layers[] = {&layer1, &layer2, &layer3, &layer4};
+  for (int stage = 0; stage < 4; ++stage) {
+    const int64_t planes = o.width << stage;
+    torch::nn::Sequential seq;
+    for (int64_t b = 0; b < depth[stage]; ++b) {
+      const int64_t stride = (b == 0 && stage > 0) ? 2 : 1;
+      seq->push_back(Block(in, planes, stride, bottleneck, o.auxBN));
+      in = planes * (bottleneck ? 4 : 1);
+    }
+    *layers[stage] = register_module("layer" + std::to_string(stage + 1), seq);
+  }
+  featureDim_ = in;
+  // torchvision's initialisation: Kaiming normal (fan_out, relu) for convolutions.
+  torch::NoGradGuard no_grad;
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* c = m->as<torch::nn::Conv2d>()) torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+  }
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = torch::relu(bn1(conv1(x)));
+  if (!options_.cifarStem) x = torch::max_pool2d(x, 3, 2, 1);
+  x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
+  return x.mean({2, 3});
+}
+
+EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {
+  TORCH_CHECK(o.mean.size() == 3 && o.std.size() == 3, "mean and std need 3 values");
+  backbone = register_module("backbone", ResNet(o.backbone));
+  const int64_t f = backbone->featureDim();
+  // MoCo-v2's MLP head; torch.nn.Linear's default initialisation (kaiming_uniform a=sqrt(5)).
+  head = register_module("head", torch::nn::Sequential(torch::nn::Linear(f, f), torch::nn::ReLU(), torch::nn::Linear(f, o.outDim)));
+  input_mean = register_buffer("input_mean", torch::tensor(o.mean, torch::kFloat).view({1, 3, 1, 1}));
+  input_std = register_buffer("input_std", torch::tensor(o.std, torch::kFloat).view({1, 3, 1, 1}));
+}
+
+torch::Tensor EncoderImpl::features(const torch::Tensor& images) {
+  return backbone->forward((images - input_mean) / input_std);
+}
+
+torch::Tensor EncoderImpl::forward(const torch::Tensor& images) {
+  return torch::nn::functional::normalize(head->forward(features(images)),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+void CopyWeights(torch::nn::Module& target, const torch::nn::Module& source) {
+  torch::NoGradGuard no_grad;
+  auto src = source.named_parameters();
+  for (auto& p : target.named_parameters()) p.value().copy_(src[p.key()]);
+  auto srcBuffers = source.named_buffers();
+  for (auto& b : target.named_buffers()) b.value().copy_(srcBuffers[b.key()]);
+}
+
+}  // namespace hexa::models

@@ -1,0 +1,70 @@
+// ResNet-18/50 with torchvision's layout and parameter names (conv1, bn1, layer1.0.conv1, ...,
+// downsample.0/1), so a backbone's weights load into torchvision.models.resnet* (minus fc).
+// Options: a CIFAR stem (3x3 conv, stride 1, no max-pool), a base width for small CPU runs,
+// and auxiliary BN (AdvProp) for adversarial views.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include <string>
+
+#include "models/batch_norm.h"
+
+namespace hexa::models {
+
+struct ResNetOptions {
+  std::string arch = "resnet18";  // resnet18 | resnet50
+  int64_t width = 64;             // channels of the first stage (torchvision: 64)
+  bool cifarStem = false;
+  bool auxBN = false;
+};
+
+class ResNetImpl : public torch::nn::Module {
+ public:
+  explicit ResNetImpl(const ResNetOptions& options);
+  // Globally average-pooled features [N, featureDim()].
+  torch::Tensor forward(torch::Tensor x);
+  int64_t featureDim() const { return featureDim_; }
+
+ private:
+  ResNetOptions options_;
+  int64_t featureDim_ = 0;
+  torch::nn::Conv2d conv1{nullptr};
+  BatchNorm2d bn1{nullptr};
+  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
+};
+TORCH_MODULE(ResNet);
+
+// Backbone + MoCo-v2 MLP head (Linear, ReLU, Linear) + L2 normalisation; input normalisation
+// (x - mean) / std is the first layer, so attacks and clamps work in [0, 1] pixel space.
+struct EncoderOptions {
+  ResNetOptions backbone;
+  int64_t outDim = 128;
+  std::vector<double> mean = {0.4914, 0.4822, 0.4465};  // CIFAR-10
+  std::vector<double> std = {0.2470, 0.2435, 0.2616};
+};
+
+class EncoderImpl : public torch::nn::Module {
+ public:
+  explicit EncoderImpl(const EncoderOptions& options);
+  // L2-normalised embeddings [N, outDim].
+  torch::Tensor forward(const torch::Tensor& images);
+  // Backbone features (pooled, not normalised) [N, featureDim]: what evaluation uses.
+  torch::Tensor features(const torch::Tensor& images);
+  const EncoderOptions& options() const { return options_; }
+
+  ResNet backbone{nullptr};
+  torch::nn::Sequential head{nullptr};
+  torch::Tensor input_mean, input_std;
+
+ private:
+  EncoderOptions options_;
+};
+TORCH_MODULE(Encoder);
+
+// Copies every parameter and buffer of `source` into `target` (same architecture).
+void CopyWeights(torch::nn::Module& target, const torch::nn::Module& source);
+
+}  // namespace hexa::models
