@@ -36,6 +36,53 @@ export interface NativeInfo {
 
 type H = TensorHandle;
 
+/** Per-sample augmentation parameters from sampleAugment (CPU tensors). */
+export interface AugmentParamsHandles {
+  crop: H;
+  flip: H;
+  jitter: H;
+  gray: H;
+  sigma: H;
+}
+
+/** The metrics of one trainer step. */
+export interface StepMetrics {
+  loss: number;
+  lossClean: number;
+  lossAdv: number;
+  lossMix: number;
+  accuracy: number;
+  lr: number;
+}
+
+/** The native MoCo/HEXA_MoCo trainer (native/train/moco_trainer.h). */
+export interface MocoTrainerHandle {
+  step(viewQ: H, viewK: H, lr: number, inject?: { pgdNoise?: H; perm?: H; boxes?: H }): Promise<StepMetrics>;
+  embed(images: H, options?: { key?: boolean }): Promise<H>;
+  state(): Promise<Record<string, H>>;
+  loadState(state: Record<string, H>): Promise<void>;
+  dispose(): void;
+}
+
+/** Options createMocoTrainer reads (validated natively; lib/train/config.ts builds them). */
+export interface NativeMocoOptions {
+  arch?: string;
+  width?: number;
+  cifarStem?: boolean;
+  outDim?: number;
+  mean?: number[];
+  std?: number[];
+  queueSize?: number;
+  temperature?: number;
+  keyMomentum?: number;
+  sgdMomentum?: number;
+  weightDecay?: number;
+  seed?: number;
+  device?: string;
+  adversarial?: false | { enabled?: boolean; eps?: number; stepSize?: number; steps?: number; randomStart?: boolean; weight?: number; auxBN?: boolean };
+  cutmix?: false | { enabled?: boolean; alpha?: number; weight?: number };
+}
+
 export interface NativeBinding {
   Generator: new (seed: number) => GeneratorHandle;
   TensorHandle: Function;
@@ -68,4 +115,9 @@ export interface NativeBinding {
   sign(t: H): Promise<H>;
   clamp(t: H, min: number, max: number): Promise<H>;
   normalize(t: H, dim?: number, eps?: number): Promise<H>;
+
+  sampleAugment(n: number, height: number, width: number, options?: Record<string, number>, generator?: GeneratorHandle): Promise<AugmentParamsHandles>;
+  applyAugment(images: H, params: AugmentParamsHandles, outHeight: number, outWidth: number): Promise<H>;
+  createMocoTrainer(options: NativeMocoOptions): Promise<MocoTrainerHandle>;
+  knnPredict(bank: H, bankLabels: H, queries: H, options: { k?: number; temperature?: number; classes: number; chunk?: number }): Promise<H>;
 }

@@ -67,3 +67,4 @@ export type { IdxArray, MnistOptions } from './mnist.js';
 export { loadImageFolder } from './image-folder.js';
 export type { DataWarning, ImageFolderDataset, ImageFolderOptions } from './image-folder.js';
 export type { Fit as ImageFit } from './decode.js';
+export { subset } from './subset.js';

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "binding/errors.h"
+#include "binding/eval_ops.h"
 #include "binding/handles.h"
 #include "binding/kernel_ops.h"
 #include "binding/runtime.h"
@@ -66,6 +67,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<SampleAugment>(env, exports, "sampleAugment");
   Export<ApplyAugment>(env, exports, "applyAugment");
   Export<CreateMocoTrainer>(env, exports, "createMocoTrainer");
+
+  // evaluation (eval_ops.cpp)
+  Export<KnnPredict>(env, exports, "knnPredict");
 
   // fused HEXA kernels (native/kernels/), wrapped in kernel_ops.cpp
   return exports;

@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// The `hexa` command: `hexa train` (HEXA_MoCo / MoCo-v2 pre-training) and `hexa info`.
+// Flags map one-to-one onto config keys (--batch-size <-> batchSize, --adversarial.eps <->
+// adversarial.eps); --config reads the same keys from JSON or YAML. Bad input prints one
+// line and exits non-zero, without a stack trace.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { info } from '../runtime.js';
+import { CONFIG_KEYS, ConfigError, EMBEDDED_DEFAULT, resolveConfig, type TrainConfig } from '../train/config.js';
+import { knnTop1, MocoModel, openDataset, train, type StepLog } from '../train/moco.js';
+import { pixelFeatures } from '../eval/knn.js';
+import { subset } from '../data/index.js';
+
+class UsageError extends Error {}
+
+const USAGE = `usage:
+  hexa train [--config file.json|yaml] [--method moco|hexa-moco] [--data cifar10|mnist:<dir>|<image folder>]
+             [--arch resnet18|resnet50] [--epochs N] [--batch-size N] [--device cpu|cuda|cuda:N]
+             [--out DIR] [--resume [checkpoint.json]] [--<any config key> VALUE ...]
+  hexa info
+With no arguments, hexa train runs the embedded default: HEXA_MoCo on a CIFAR-10 subset,
+sized for a 2-core CPU, ending with kNN top-1 next to two baselines.
+Config keys: ${CONFIG_KEYS.join(', ')}`;
+
+const kebabToCamel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** --key value / --key=value / --flag (true) / --a.b value -> nested object of raw strings. */
+export function parseFlags(argv: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
+    let [key, value] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (value === undefined) value = i + 1 < argv.length && !argv[i + 1].startsWith('--') ? argv[++i] : 'true';
+    const parts = key.split('.').map(kebabToCamel);
+    const top = parts[0];
+    if (top !== 'config' && !(CONFIG_KEYS as string[]).includes(top)) throw new UsageError(`unknown option --${key} (see hexa --help)`);
+    let target = out;
+    for (const p of parts.slice(0, -1)) {
+      if (target[p] === undefined || typeof target[p] !== 'object') target[p] = {};
+      target = target[p] as Record<string, unknown>;
+    }
+    target[parts[parts.length - 1]] = value === 'off' || value === 'null' ? null : value;
+  }
+  return out;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read config file ${file}`);
+  }
+  try {
+    const v = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`config file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
+  }
+}
+
+function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return '--:--';
+  const m = Math.floor(s / 60);
+  return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+}
+
+function progressLine(l: StepLog, epochs: number): string {
+  const eta = (l.totalSteps - l.globalStep - 1) / Math.max(1e-9, (l.globalStep + 1) / l.elapsedSeconds);
+  return (
+    `epoch ${l.epoch + 1}/${epochs} step ${l.epochStep + 1}/${l.stepsPerEpoch} loss ${l.loss.toFixed(3)} ` +
+    `(clean ${l.lossClean.toFixed(3)} adv ${l.lossAdv.toFixed(3)} mix ${l.lossMix.toFixed(3)}) acc ${(100 * l.accuracy).toFixed(0)}% ` +
+    `lr ${l.lr.toExponential(2)} ${l.imagesPerSecond.toFixed(1)} img/s ETA ${formatDuration(eta)}`
+  );
+}
+
+async function runTrain(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv);
+  const { config: configFile, ...rest } = flags;
+  const layers: Array<Record<string, unknown> | undefined> = [];
+  if (configFile === undefined) layers.push(EMBEDDED_DEFAULT as Record<string, unknown>);
+  else layers.push(readConfigFile(String(configFile)));
+  layers.push(rest);
+  let config: TrainConfig;
+  try {
+    config = resolveConfig(...layers);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+  const tty = process.stderr.isTTY;
+  let stop = false;
+  process.on('SIGINT', () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\nhexa: stopping after this step to save a checkpoint (Ctrl-C again to quit now)\n');
+  });
+  const say = (m: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}hexa: ${m}\n`);
+  const i = info();
+  say(`${config.method} on ${config.data}${config.trainSubset ? ` (first ${config.trainSubset} images)` : ''}, ${config.arch} width ${config.width}, ` +
+    `${config.epochs} epochs, batch ${config.batchSize}, ${config.device} (LibTorch ${i.libtorch.version}, ${i.threads} threads) -> ${config.out}`);
+  const result = await train(config, {
+    onMessage: say,
+    stopRequested: () => stop,
+    onStep: (l) => {
+      if (tty) process.stderr.write(`\r\x1b[K${progressLine(l, config.epochs)}`);
+      else if ((l.globalStep + 1) % config.logEvery === 0 || l.epochStep + 1 === l.stepsPerEpoch) say(progressLine(l, config.epochs));
+    },
+    onEpoch: (e) => say(`epoch ${e.epoch + 1} done: mean loss ${e.meanLoss.toFixed(4)}${e.knnTop1 !== undefined ? `, kNN top-1 ${(100 * e.knnTop1).toFixed(2)}%` : ''} (${formatDuration(e.elapsedSeconds)})`),
+  });
+  if (result.stopped) return 130;
+  say(`done in ${formatDuration(result.wallSeconds)}; backbone weights: ${result.backbone}; checkpoint: ${result.checkpoint}`);
+  if (result.knnTop1 !== undefined) {
+    const rows: Array<[string, number]> = [[`${config.method} (trained)`, result.knnTop1]];
+    if (config.baselines) {
+      const trainSet0 = (await openDataset(config.data, 'train', config.imageSize))!;
+      const trainSet = config.trainSubset ? subset(trainSet0, config.trainSubset) : trainSet0;
+      const testSet = (await openDataset(config.data, 'test'))!;
+      const untrained = await MocoModel.create(config, config.imageSize || trainSet.height);
+      try {
+        rows.push(['same network, untrained', await knnTop1((x) => untrained.embed(x), trainSet, testSet, config)]);
+      } finally {
+        untrained.dispose();
+      }
+      rows.push(['raw pixels', await knnTop1(pixelFeatures, trainSet, testSet, config)]);
+    }
+    const q = config.knnSubset ? `first ${config.knnSubset} test images` : 'test set';
+    process.stdout.write(`\nkNN top-1 on ${config.data} (${q}; k=${config.knnK}, cosine, τ=${config.knnTemperature}):\n`);
+    for (const [name, acc] of rows) process.stdout.write(`  ${name.padEnd(28)} ${(100 * acc).toFixed(2)}%\n`);
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'info') {
+      process.stdout.write(JSON.stringify(info(), null, 2) + '\n');
+      return 0;
+    }
+    if (command === 'train') return await runTrain(rest);
+    throw new UsageError(`unknown command '${command}' (hexa train | hexa info)`);
+  } catch (e) {
+    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}hexa: ${(e as Error).message}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] && fs.realpathSync(process.argv[1]) === fs.realpathSync(new URL(import.meta.url).pathname);
+if (invokedDirectly) main(process.argv.slice(2)).then((code) => process.exit(code));

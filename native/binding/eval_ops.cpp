@@ -1,0 +1,31 @@
+#include "binding/eval_ops.h"
+
+#include "binding/args.h"
+#include "binding/async_work.h"
+#include "binding/handles.h"
+#include "eval/knn.h"
+
+namespace hexa::binding {
+
+// knnPredict(bank, bankLabels, queries, { k = 200, temperature = 0.1, classes, chunk = 256 }) -> Promise<Tensor int64 [N]>
+Napi::Value KnnPredict(const Napi::CallbackInfo& info) {
+  Args a(info, "knnPredict");
+  at::Tensor bank = a.tensor(0, "bank"), labels = a.tensor(1, "bankLabels"), queries = a.tensor(2, "queries");
+  if (bank.dim() != 2) a.rangeError("bank", "a [M, D] Tensor", a.at(0));
+  if (queries.dim() != 2 || queries.size(1) != bank.size(1)) a.rangeError("queries", "a [N, D] Tensor with the bank's D", a.at(2));
+  if (labels.dim() != 1 || labels.size(0) != bank.size(0)) a.rangeError("bankLabels", "a [M] Tensor", a.at(1));
+  if (labels.scalar_type() != at::kLong && labels.scalar_type() != at::kInt) a.typeError("bankLabels", "an int64 or int32 Tensor", a.at(1));
+  if (!at::isFloatingType(bank.scalar_type()) || !at::isFloatingType(queries.scalar_type()))
+    ThrowTypeError("knnPredict: bank and queries must be floating Tensors");
+  Options o(a, 3, "options");
+  eval::KnnOptions k;
+  k.k = o.integer("k", 200, 1, int64_t{1} << 30);
+  k.temperature = o.number("temperature", 0.1, 1e-6, 1e6);
+  k.classes = o.integer("classes", std::nullopt, 1, int64_t{1} << 20);
+  k.chunk = o.integer("chunk", 256, 1, int64_t{1} << 20);
+  return RunAsync(
+      a.env(), "knnPredict", [=] { return eval::KnnPredict(bank, labels, queries, k); },
+      [](Napi::Env env, at::Tensor& t) -> Napi::Value { return TensorHandle::Wrap(env, std::move(t)); });
+}
+
+}  // namespace hexa::binding
