@@ -10,7 +10,8 @@ import { resolveConfig } from '../../lib/train/config.js';
 import { MocoModel } from '../../lib/train/moco.js';
 import { maxRelError, torchReference, type RefArray } from '../support/torch-reference.js';
 
-const reference = fs.readFileSync(path.join(__dirname, '..', 'reference', 'moco_step.py'), 'utf8');
+const referenceDir = path.join(__dirname, '..', 'reference');
+const reference = `import sys; sys.path.insert(0, ${JSON.stringify(referenceDir)})\n` + fs.readFileSync(path.join(referenceDir, 'moco_step.py'), 'utf8');
 
 async function arr(t: Tensor): Promise<RefArray> {
   return { data: (await t.data()) as RefArray['data'], shape: t.shape };

@@ -1,0 +1,85 @@
+# The PyTorch peer of one MoCo-v2 / HEXA_MoCo iteration on given views, written the way a
+# PyTorch user would (vectorised CutMix, PGD with autograd.grad, one backward of the summed
+# loss, torch.optim.SGD, a foreach momentum update). Prints one JSON line of timings.
+#   python moco_step.py <method> <batch> <width> <size> <queue> <iters>
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'test', 'reference'))
+from moco_model import Encoder  # noqa: E402
+
+method, n, width, size, K, iters = sys.argv[1], *map(int, sys.argv[2:7])
+torch.set_num_threads(2)
+torch.manual_seed(0)
+tau, m, eps, alpha = 0.2, 0.99, 8 / 255, 2 / 255
+query, key = Encoder(width), Encoder(width)
+key.load_state_dict(query.state_dict())
+for p in key.parameters():
+    p.requires_grad_(False)
+queue = F.normalize(torch.randn(K, 128), dim=1)
+ptr = 0
+opt = torch.optim.SGD(query.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
+bn_buffers = [b for b in query.buffers()]
+
+
+def info_nce(q, k, targets=None):
+    if targets is None:
+        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ queue.t()], 1) / tau
+        return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long))
+    logits = torch.cat([q @ k.t(), q @ queue.t()], 1) / tau
+    return -(targets * F.log_softmax(logits, 1)).sum(1).mean()
+
+
+def step(vq, vk):
+    global ptr
+    with torch.no_grad():
+        k = key(vk)
+    loss = info_nce(query(vq), k)
+    if method == 'hexa-moco':
+        saved = [b.clone() for b in bn_buffers]
+        x = (vq + torch.empty_like(vq).uniform_(-eps, eps)).clamp(0, 1)
+        for _ in range(2):
+            x = x.detach().requires_grad_(True)
+            g, = torch.autograd.grad(info_nce(query(x), k), x)
+            x = torch.min(torch.max(x.detach() + alpha * g.sign(), vq - eps), vq + eps).clamp(0, 1)
+        loss = loss + info_nce(query(x.detach()), k)
+        for b, s in zip(bn_buffers, saved):
+            b.data.copy_(s)
+        lam = torch.distributions.Beta(1.0, 1.0).sample((n,))
+        r = (1 - lam).sqrt()
+        ch, cw = (size * r).floor(), (size * r).floor()
+        cy, cx = torch.randint(size, (n,)), torch.randint(size, (n,))
+        y0, y1 = (cy - ch // 2).clamp(0, size), (cy + ch // 2).clamp(0, size)
+        x0, x1 = (cx - cw // 2).clamp(0, size), (cx + cw // 2).clamp(0, size)
+        ar = torch.arange(size)
+        inside = ((ar[None, :, None] >= y0[:, None, None]) & (ar[None, :, None] < y1[:, None, None]) &
+                  (ar[None, None, :] >= x0[:, None, None]) & (ar[None, None, :] < x1[:, None, None]))
+        perm = torch.randperm(n)
+        xm = torch.where(inside[:, None], vq[perm], vq)
+        lam = 1 - (y1 - y0) * (x1 - x0) / (size * size)
+        t = torch.zeros(n, n + K)
+        t[torch.arange(n), torch.arange(n)] += lam
+        t[torch.arange(n), perm] += 1 - lam
+        loss = loss + info_nce(query(xm), k, t)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        torch._foreach_lerp_(list(key.parameters()), list(query.parameters()), 1 - m)
+        queue[(torch.arange(n) + ptr) % K] = k
+        ptr = (ptr + n) % K
+
+
+vq, vk = torch.rand(n, 3, size, size), torch.rand(n, 3, size, size)
+step(vq, vk)
+times = []
+for _ in range(iters):
+    t = time.perf_counter()
+    step(vq, vk)
+    times.append((time.perf_counter() - t) * 1000)
+print(json.dumps({'times_ms': times, 'torch': torch.__version__}))
