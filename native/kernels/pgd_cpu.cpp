@@ -1,6 +1,6 @@
 // PGD step on the CPU. L∞ is one elementwise pass (parallel over flat chunks). L2 works per
-// sample, in parallel over the batch: the sample's ‖grad‖ and ‖δ‖ passes and the final write
-// run back to back, so the second and third reads come from cache, not memory.
+// sample, in parallel over the batch: one pass for the three sums that give ‖grad‖ and ‖δ‖
+// (pgd_l2.h), then the write pass, back to back so the second read comes from cache.
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -8,7 +8,7 @@
 
 #include "kernels/device_dispatch.h"
 #include "kernels/pgd.h"
-#include "kernels/reduce_cpu.h"
+#include "kernels/pgd_l2.h"
 
 namespace hexa::kernels::detail {
 
@@ -40,17 +40,13 @@ void l2Step(const T* xa, const T* xc, const T* g, T* out, int64_t n, int64_t d, 
       const T* __restrict c = xc + s * d;
       const T* __restrict gs = g + s * d;
       T* o_s = out + s * d;  // may alias a, c or gs: it is written only in the last pass
-      const double gNorm = std::sqrt(sumOfSquares(gs, d));
-      const T scale = static_cast<T>(o.stepSize / std::max(gNorm, kPgdNormFloor));
-      // ‖δ‖ of the stepped point; x is recomputed identically in the write pass below.
-      const double deltaNorm = std::sqrt(sumOfSquaredDifferences(d, [&](int64_t i) {
-        return (a[i] + scale * gs[i]) - c[i];
-      }));
-      const T shrink = static_cast<T>(deltaNorm > o.eps ? o.eps / deltaNorm : 1.0);
+      const L2SampleSums sums = l2SampleSums(d, [&](int64_t i) { return a[i]; }, [&](int64_t i) { return c[i]; },
+                                             [&](int64_t i) { return gs[i]; });
+      const L2Factors f = l2Factors(sums, o);
+      const T scale = static_cast<T>(f.scale), shrink = static_cast<T>(f.shrink);
       for (int64_t i = 0; i < d; ++i) {
         const T delta = (a[i] + scale * gs[i]) - c[i];
-        const T x = c[i] + delta * shrink;
-        o_s[i] = std::min(std::max(x, lo), hi);
+        o_s[i] = std::min(std::max(c[i] + delta * shrink, lo), hi);
       }
     }
   });

@@ -1,13 +1,14 @@
 // PGD step on CUDA. L∞: one elementwise kernel, 16-byte accesses when the three inputs and
-// the output are aligned. L2: two reduction kernels (‖grad‖² then ‖δ‖² per sample, blocks
-// spread over (chunk, sample) with double atomics) and one write kernel: three reads of the
-// inputs, one write, no host sync.
+// the output are aligned. L2: one reduction kernel for the three per-sample sums that give
+// ‖grad‖ and ‖δ‖ (pgd_l2.h; blocks spread over (chunk, sample), double atomics) and one write
+// kernel: two reads of the inputs, one write, no host sync.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 
 #include "kernels/cuda_launch.cuh"
 #include "kernels/device_dispatch.h"
 #include "kernels/pgd.h"
+#include "kernels/pgd_l2.h"
 
 namespace hexa::kernels::detail {
 
@@ -47,65 +48,40 @@ __global__ void linfScalar(const T* a, const T* c, const T* g, T* out, int64_t b
     out[i] = linfOne(a[i], c[i], g[i], p);
 }
 
-// Per-sample Σ v² with v = value(sample, i), summed into sums[sample] (zeroed before).
-// grid.y walks the samples, grid.x the chunks of one sample.
-template <class T, class Value>
-__global__ void sampleSumOfSquares(int64_t n, int64_t d, double* sums, Value value) {
-  __shared__ double partial[kThreads / 32];
+// Per-sample Σg², Σu², Σu·g (u = xAdv − xClean, pgd_l2.h), added into sums[3·sample + k]
+// (zeroed before). grid.y walks the samples, grid.x the chunks of one sample.
+template <class T>
+__global__ void l2Sums(const T* a, const T* c, const T* g, int64_t n, int64_t d, double* sums) {
+  __shared__ double partial[3][kThreads / 32];
   for (int64_t s = blockIdx.y; s < n; s += gridDim.y) {
-    double acc = 0;
+    double acc[3] = {0, 0, 0};
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d; i += int64_t(gridDim.x) * blockDim.x) {
-      const double v = static_cast<double>(value(s, i));
-      acc += v * v;
+      const int64_t k = s * d + i;
+      const double gv = static_cast<double>(g[k]);
+      const double uv = static_cast<double>(a[k]) - static_cast<double>(c[k]);
+      acc[0] += gv * gv, acc[1] += uv * uv, acc[2] += uv * gv;
     }
-    for (int off = 16; off > 0; off /= 2) acc += __shfl_down_sync(0xffffffff, acc, off);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = acc;
+#pragma unroll
+    for (int j = 0; j < 3; ++j) {
+      for (int off = 16; off > 0; off /= 2) acc[j] += __shfl_down_sync(0xffffffff, acc[j], off);
+      if (threadIdx.x % 32 == 0) partial[j][threadIdx.x / 32] = acc[j];
+    }
     __syncthreads();
-    if (threadIdx.x == 0) {
+    if (threadIdx.x < 3) {
       double total = 0;
-      for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
-      atomicAdd(sums + s, total);
+      for (int w = 0; w < kThreads / 32; ++w) total += partial[threadIdx.x][w];
+      atomicAdd(sums + 3 * s + threadIdx.x, total);
     }
     __syncthreads();
   }
 }
 
 template <class T>
-struct StepScale {
-  double stepSize;
-  __device__ T operator()(const double* gradSq, int64_t s) const {
-    return static_cast<T>(stepSize / fmax(sqrt(gradSq[s]), kPgdNormFloor));
-  }
-};
-
-template <class T>
-struct GradValue {
-  const T* g;
-  int64_t d;
-  __device__ T operator()(int64_t s, int64_t i) const { return g[s * d + i]; }
-};
-
-// δ of the stepped point; l2Write recomputes it with the same expression.
-template <class T>
-struct DeltaValue {
-  const T *a, *c, *g;
-  int64_t d;
-  const double* gradSq;
-  double stepSize;
-  __device__ T operator()(int64_t s, int64_t i) const {
-    const T scale = StepScale<T>{stepSize}(gradSq, s);
-    const int64_t k = s * d + i;
-    return (a[k] + scale * g[k]) - c[k];
-  }
-};
-
-template <class T>
-__global__ void l2Write(const T* a, const T* c, const T* g, T* out, int64_t n, int64_t d, const double* gradSq,
-                        const double* deltaSq, double stepSize, double eps, T lo, T hi) {
+__global__ void l2Write(const T* a, const T* c, const T* g, T* out, int64_t n, int64_t d, const double* sums,
+                        double stepSize, double eps, T lo, T hi) {
   for (int64_t s = blockIdx.y; s < n; s += gridDim.y) {
-    const T scale = StepScale<T>{stepSize}(gradSq, s);
-    const double deltaNorm = sqrt(deltaSq[s]);
-    const T shrink = static_cast<T>(deltaNorm > eps ? eps / deltaNorm : 1.0);
+    const L2Factors f = l2Factors(L2SampleSums{sums[3 * s], sums[3 * s + 1], sums[3 * s + 2]}, stepSize, eps);
+    const T scale = static_cast<T>(f.scale), shrink = static_cast<T>(f.shrink);
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d; i += int64_t(gridDim.x) * blockDim.x) {
       const int64_t k = s * d + i;
       const T delta = (a[k] + scale * g[k]) - c[k];
@@ -136,17 +112,13 @@ void linf(const T* a, const T* c, const T* g, T* out, int64_t numel, const PgdSt
 template <class T>
 void l2(const T* a, const T* c, const T* g, T* out, int64_t n, int64_t d, const PgdStepOptions& o,
         const at::Tensor& like, cudaStream_t stream) {
-  at::Tensor sums = at::zeros({2, n}, like.options().dtype(at::kDouble));
-  double* gradSq = sums.data_ptr<double>();
-  double* deltaSq = gradSq + n;
+  at::Tensor sums = at::zeros({n, 3}, like.options().dtype(at::kDouble));
   const int64_t chunksPerSample = std::max<int64_t>(1, std::min<int64_t>((d + kThreads * 8 - 1) / (kThreads * 8), 64));
   const dim3 grid(static_cast<unsigned>(chunksPerSample), static_cast<unsigned>(std::min<int64_t>(n, 65535)));
-  sampleSumOfSquares<T><<<grid, kThreads, 0, stream>>>(n, d, gradSq, GradValue<T>{g, d});
+  l2Sums<T><<<grid, kThreads, 0, stream>>>(a, c, g, n, d, sums.data_ptr<double>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  sampleSumOfSquares<T><<<grid, kThreads, 0, stream>>>(n, d, deltaSq, DeltaValue<T>{a, c, g, d, gradSq, o.stepSize});
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  l2Write<<<grid, kThreads, 0, stream>>>(a, c, g, out, n, d, gradSq, deltaSq, o.stepSize, o.eps,
-                                         static_cast<T>(o.min), static_cast<T>(o.max));
+  l2Write<T><<<grid, kThreads, 0, stream>>>(a, c, g, out, n, d, sums.const_data_ptr<double>(), o.stepSize, o.eps,
+                                            static_cast<T>(o.min), static_cast<T>(o.max));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
