@@ -76,7 +76,8 @@ void cutmixCuda(const at::Tensor& x, const std::vector<CutmixBox>& boxes, const 
     auto* dst = out.mutable_data_ptr<scalar_t>();
     if (!inplace) {
       const auto* src = x.const_data_ptr<scalar_t>();
-      if (numel < (int64_t{1} << 31)) {
+      // 32-bit index math while idx + the grid stride cannot overflow.
+      if (numel < (int64_t{1} << 30)) {
         pasteAll<scalar_t, int32_t><<<gridFor(numel), kThreads, 0, stream>>>(
             src, dst, table.const_data_ptr<int64_t>(), static_cast<int32_t>(numel), static_cast<int32_t>(g.channels),
             static_cast<int32_t>(g.h), static_cast<int32_t>(g.w));

@@ -19,12 +19,18 @@ struct LinfParams {
   T step, eps, lo, hi;
 };
 
+// As torch.clamp and the CPU kernel: a NaN x stays NaN (fmin/fmax would drop it).
+template <class T>
+__device__ __forceinline__ T clampKeepNaN(T x, T lo, T hi) {
+  x = x < lo ? lo : x;
+  return hi < x ? hi : x;
+}
+
 template <class T>
 __device__ __forceinline__ T linfOne(T a, T c, T g, const LinfParams<T>& p) {
   const T sign = static_cast<T>(g > T(0)) - static_cast<T>(g < T(0));
-  T x = a + p.step * sign;
-  x = fmin(fmax(x, c - p.eps), c + p.eps);
-  return fmin(fmax(x, p.lo), p.hi);
+  const T x = clampKeepNaN(a + p.step * sign, c - p.eps, c + p.eps);
+  return clampKeepNaN(x, p.lo, p.hi);
 }
 
 template <class T>
@@ -85,7 +91,7 @@ __global__ void l2Write(const T* a, const T* c, const T* g, T* out, int64_t n, i
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d; i += int64_t(gridDim.x) * blockDim.x) {
       const int64_t k = s * d + i;
       const T delta = (a[k] + scale * g[k]) - c[k];
-      out[k] = fmin(fmax(c[k] + delta * shrink, lo), hi);
+      out[k] = clampKeepNaN(c[k] + delta * shrink, lo, hi);
     }
   }
 }
