@@ -40,8 +40,7 @@ void l2Step(const T* xa, const T* xc, const T* g, T* out, int64_t n, int64_t d, 
       const T* __restrict c = xc + s * d;
       const T* __restrict gs = g + s * d;
       T* o_s = out + s * d;  // may alias a, c or gs: it is written only in the last pass
-      const L2SampleSums sums = l2SampleSums(d, [&](int64_t i) { return a[i]; }, [&](int64_t i) { return c[i]; },
-                                             [&](int64_t i) { return gs[i]; });
+      const L2SampleSums sums = l2SampleSums(a, c, gs, d);
       const L2Factors f = l2Factors(sums, o);
       const T scale = static_cast<T>(f.scale), shrink = static_cast<T>(f.shrink);
       for (int64_t i = 0; i < d; ++i) {
