@@ -121,7 +121,14 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     keys.dispose();
   }
 
+  // measureCopyBandwidth() times clone(), which allocates (and page-faults) a fresh buffer every
+  // call; copy_ into an existing buffer is the fairer ceiling for these kernels, so print it too.
+  const copyLines = PGD_SHAPES.map((shape) => {
+    const t = peers[`copy/${shape.join('x')}`];
+    return t ? `torch copy_ [${shape}]: ${t.medianMs.toFixed(3)} ms = ${((2 * 4 * numel(shape)) / (t.medianMs * 1e6)).toFixed(1)} GB/s` : '';
+  });
   printTable(`hard views and momentum encoder (${device}, ${threads} threads; ours timed from TS incl. ~20-50 µs async dispatch per call)`, rows, opts.copyGBs);
+  console.log(copyLines.filter(Boolean).join('\n'));
   return rows;
 }
 

@@ -44,6 +44,11 @@ for shape in cfg['pgdShapes']:
     xa = (xc + (torch.rand(shape, generator=gen).to(device) - 0.5) * 0.1).clamp(0, 1)
     g = torch.randn(shape, generator=gen).to(device)
 
+    # The bandwidth reference: copy_ into an existing buffer (no allocation, no page faults).
+    buf = torch.empty_like(xc)
+    bench(f'copy/{key}', lambda: buf.copy_(xc))
+    del buf
+
     # Out of place, as written in attack code.
     bench(f'pgd-linf-eager/{key}', lambda: (xa + STEP * g.sign()).clamp(xc - EPS, xc + EPS).clamp(0, 1))
     # The best in-place form: the ball bounds once per attack, then only in-place ops per step.
