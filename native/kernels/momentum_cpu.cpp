@@ -20,8 +20,18 @@ struct WorkItem {
 };
 
 template <class T>
-void blend(T* __restrict t, const T* __restrict s, int64_t length, T m, T oneMinusM) {
+inline void blendLoop(T* __restrict t, const T* __restrict s, int64_t length, T m, T oneMinusM) {
   for (int64_t i = 0; i < length; ++i) t[i] = t[i] * m + s[i] * oneMinusM;
+}
+
+// AVX2 clone picked at load time where the CPU has it (the build targets baseline x86-64).
+__attribute__((target_clones("avx2", "default"))) void blend(float* t, const float* s, int64_t length, float m,
+                                                             float oneMinusM) {
+  blendLoop(t, s, length, m, oneMinusM);
+}
+__attribute__((target_clones("avx2", "default"))) void blend(double* t, const double* s, int64_t length, double m,
+                                                             double oneMinusM) {
+  blendLoop(t, s, length, m, oneMinusM);
 }
 
 }  // namespace
