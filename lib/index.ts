@@ -4,3 +4,4 @@ export type { Info } from './runtime.js';
 export { cat, Generator, keep, liveTensorCount, rand, randn, scope, Tensor, tensor, zeros } from './tensor.js';
 export type { Device, DType, RandomOptions, TensorData, TensorOptions } from './tensor.js';
 export * as data from './data/index.js';
+export * as kernels from './kernels/index.js';

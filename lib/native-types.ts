@@ -120,4 +120,33 @@ export interface NativeBinding {
   applyAugment(images: H, params: AugmentParamsHandles, outHeight: number, outWidth: number): Promise<H>;
   createMocoTrainer(options: NativeMocoOptions): Promise<MocoTrainerHandle>;
   knnPredict(bank: H, bankLabels: H, queries: H, options: { k?: number; temperature?: number; classes: number; chunk?: number }): Promise<H>;
+  // ---- hard views and the momentum encoder (native/binding/kernels_hard_views.cpp) ----
+  pgdStep(xAdv: H, xClean: H, grad: H, options: NativePgdStepOptions): Promise<H | undefined>;
+  pgdInit(xClean: H, options: NativePgdInitOptions): Promise<H | undefined>;
+  sampleCutmix(n: number, h: number, w: number, options?: { alpha?: number; generator?: GeneratorHandle }): Promise<{ boxes: H; perm: H; lambda: H }>;
+  cutmix(x: H, options: { perm: H; boxes: H; out?: H; inplace?: boolean }): Promise<H | undefined>;
+  cutmixTargets(lambda: H, perm: H, numColumns: number, options?: { columns?: H }): Promise<H>;
+  enqueue(queue: H, keys: H, ptr: number): Promise<number>;
+  momentumUpdate(target: H[], source: H[], m: number): Promise<void>;
+  copyBuffers(target: H[], source: H[]): Promise<void>;
+  // ---- end hard views ----
+}
+
+export interface NativePgdStepOptions {
+  eps: number;
+  stepSize: number;
+  norm?: 'linf' | 'l2';
+  min?: number;
+  max?: number;
+  out?: H;
+  inplace?: boolean;
+}
+
+export interface NativePgdInitOptions {
+  eps: number;
+  norm?: 'linf' | 'l2';
+  min?: number;
+  max?: number;
+  generator?: GeneratorHandle;
+  out?: H;
 }

@@ -72,6 +72,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<KnnPredict>(env, exports, "knnPredict");
 
   // fused HEXA kernels (native/kernels/), wrapped in kernel_ops.cpp
+  // hard views and the momentum encoder (kernels_hard_views.cpp)
+  Export<PgdStep>(env, exports, "pgdStep");
+  Export<PgdInit>(env, exports, "pgdInit");
+  Export<SampleCutmix>(env, exports, "sampleCutmix");
+  Export<Cutmix>(env, exports, "cutmix");
+  Export<CutmixTargets>(env, exports, "cutmixTargets");
+  Export<Enqueue>(env, exports, "enqueue");
+  Export<MomentumUpdate>(env, exports, "momentumUpdate");
+  Export<CopyBuffers>(env, exports, "copyBuffers");
   return exports;
 }
 

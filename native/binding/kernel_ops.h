@@ -7,4 +7,15 @@ namespace hexa::binding {
 // Adds every kernel function to `exports` (listed in kernel_ops.cpp, next to their wrappers).
 void RegisterKernelOps(Napi::Env env, Napi::Object exports);
 
+// ---- hard views and the momentum encoder (kernels_hard_views.cpp) ----
+Napi::Value PgdStep(const Napi::CallbackInfo& info);
+Napi::Value PgdInit(const Napi::CallbackInfo& info);
+Napi::Value SampleCutmix(const Napi::CallbackInfo& info);
+Napi::Value Cutmix(const Napi::CallbackInfo& info);
+Napi::Value CutmixTargets(const Napi::CallbackInfo& info);
+Napi::Value Enqueue(const Napi::CallbackInfo& info);
+Napi::Value MomentumUpdate(const Napi::CallbackInfo& info);
+Napi::Value CopyBuffers(const Napi::CallbackInfo& info);
+// ---- end hard views ----
+
 }  // namespace hexa::binding

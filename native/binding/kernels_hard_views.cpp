@@ -1,0 +1,316 @@
+// Node-API wrappers of the hard-view and momentum-encoder kernels (native/kernels/pgd,
+// cutmix, enqueue, momentum). Everything a user can get wrong is checked here, before any
+// work is queued, and named in the error; only checks on tensor values (perm is a
+// permutation, boxes inside the image) run in the async work and reject the Promise.
+#include <limits>
+#include <sstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "binding/args.h"
+#include "binding/async_work.h"
+#include "binding/errors.h"
+#include "binding/handles.h"
+#include "binding/kernel_ops.h"
+#include "kernels/cutmix.h"
+#include "kernels/enqueue.h"
+#include "kernels/momentum.h"
+#include "kernels/pgd.h"
+
+namespace hexa::binding {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string describeTensor(const at::Tensor& t) {
+  std::ostringstream s;
+  s << "shape " << t.sizes() << ", " << DtypeName(t.scalar_type()) << ", " << DeviceName(t.device());
+  return s.str();
+}
+
+// `t` (named `name`) must have ref's shape (RangeError), dtype and device (TypeError).
+void checkLike(const Args& a, const at::Tensor& ref, const std::string& refName, const at::Tensor& t,
+               const std::string& name) {
+  auto fail = [&](ErrorKind kind, const char* what) {
+    throw JsError(kind, std::string(a.fn()) + ": " + name + " must have the " + what + " of " + refName + " (" +
+                            describeTensor(ref) + "), got " + describeTensor(t));
+  };
+  if (t.sizes() != ref.sizes()) fail(ErrorKind::RangeError, "shape");
+  if (t.scalar_type() != ref.scalar_type()) fail(ErrorKind::TypeError, "dtype");
+  if (t.device() != ref.device()) fail(ErrorKind::TypeError, "device");
+}
+
+void checkFloating(const Args& a, const at::Tensor& t, const std::string& name, bool allowHalf = false) {
+  const auto s = t.scalar_type();
+  const bool ok = s == at::kFloat || s == at::kDouble || (allowHalf && (s == at::kHalf || s == at::kBFloat16));
+  if (!ok)
+    ThrowTypeError(std::string(a.fn()) + ": " + name + " must be " +
+                   (allowHalf ? "float32, float64, float16 or bfloat16" : "float32 or float64") + ", got " +
+                   DtypeName(s));
+}
+
+void checkInt64(const Args& a, const at::Tensor& t, const std::string& name) {
+  if (t.scalar_type() != at::kLong)
+    ThrowTypeError(std::string(a.fn()) + ": " + name + " must be an int64 tensor, got " + DtypeName(t.scalar_type()));
+}
+
+// Index tensors (perm, boxes, columns) may live on the CPU or on the data's device.
+void checkIndexDevice(const Args& a, const at::Tensor& t, const std::string& name, const at::Device& data) {
+  if (!t.is_cpu() && t.device() != data)
+    ThrowTypeError(std::string(a.fn()) + ": " + name + " must be on the cpu or on " + DeviceName(data) + ", got " +
+                   DeviceName(t.device()));
+}
+
+void checkShape(const Args& a, const at::Tensor& t, const std::string& name, at::IntArrayRef expected) {
+  if (t.sizes() != expected) {
+    std::ostringstream s;
+    s << a.fn() << ": " << name << " must have shape " << expected << ", got " << t.sizes();
+    ThrowRangeError(s.str());
+  }
+}
+
+// Where a kernel writes: options.out, the first input itself (inplace: true), or a new tensor.
+struct Destination {
+  std::optional<at::Tensor> given;  // out or the in-place input; empty: allocate
+  bool fresh() const { return !given.has_value(); }
+};
+
+Destination destination(const Args& a, const Options& o, const at::Tensor& input, const std::string& inputName,
+                        bool allowInplace) {
+  const bool inplace = allowInplace ? o.boolean("inplace", false) : false;
+  std::optional<at::Tensor> out = o.tensor("out");
+  if (inplace && out) ThrowTypeError(std::string(a.fn()) + ": give options.out or options.inplace, not both");
+  if (out) {
+    checkLike(a, input, inputName, *out, "options.out");
+    if (!out->is_contiguous()) ThrowTypeError(std::string(a.fn()) + ": options.out must be contiguous");
+    return {out};
+  }
+  if (inplace) {
+    if (!input.is_contiguous()) ThrowTypeError(std::string(a.fn()) + ": inplace needs a contiguous " + inputName);
+    return {input};
+  }
+  return {std::nullopt};
+}
+
+// Resolves with the new tensor, or with undefined when the result went into a given tensor.
+auto resolveDestination(bool fresh) {
+  return [fresh](Napi::Env env, at::Tensor& t) -> Napi::Value {
+    return fresh ? Napi::Value(TensorHandle::Wrap(env, std::move(t))) : env.Undefined();
+  };
+}
+
+kernels::PgdNorm pgdNorm(const Options& o) {
+  return o.choice("norm", {"linf", "l2"}, "linf") == "l2" ? kernels::PgdNorm::L2 : kernels::PgdNorm::Linf;
+}
+
+// min/max of the valid pixel range, min <= max.
+std::pair<double, double> pixelRange(const Args& a, const Options& o) {
+  const double lo = o.number("min", 0.0, -kInf, kInf), hi = o.number("max", 1.0, -kInf, kInf);
+  if (lo > hi)
+    ThrowRangeError(std::string(a.fn()) + ": options.min must be <= options.max, got min " + std::to_string(lo) +
+                    " > max " + std::to_string(hi));
+  return {lo, hi};
+}
+
+void checkBatched(const Args& a, const at::Tensor& t, const std::string& name, int64_t minDims) {
+  if (t.dim() < minDims) {
+    std::ostringstream s;
+    s << a.fn() << ": " << name << " must have at least " << minDims << " dimension(s) (dim 0 = batch), got shape "
+      << t.sizes();
+    ThrowRangeError(s.str());
+  }
+}
+
+}  // namespace
+
+// pgdStep(xAdv, xClean, grad, { eps, stepSize, norm = 'linf', min = 0, max = 1, out?, inplace? })
+Napi::Value PgdStep(const Napi::CallbackInfo& info) {
+  Args a(info, "pgdStep");
+  const at::Tensor xAdv = a.tensor(0, "xAdv"), xClean = a.tensor(1, "xClean"), grad = a.tensor(2, "grad");
+  checkFloating(a, xAdv, "xAdv");
+  checkBatched(a, xAdv, "xAdv", 1);
+  checkLike(a, xAdv, "xAdv", xClean, "xClean");
+  checkLike(a, xAdv, "xAdv", grad, "grad");
+  Options o(a, 3, "options");
+  kernels::PgdStepOptions opts;
+  opts.eps = o.number("eps", std::nullopt, 0, kInf);
+  opts.stepSize = o.number("stepSize", std::nullopt, 0, kInf);
+  opts.norm = pgdNorm(o);
+  std::tie(opts.min, opts.max) = pixelRange(a, o);
+  const Destination dst = destination(a, o, xAdv, "xAdv", /*allowInplace=*/true);
+  return RunAsync(
+      a.env(), a.fn(),
+      [=] {
+        at::Tensor out = dst.given ? *dst.given : at::empty_like(xAdv, at::MemoryFormat::Contiguous);
+        kernels::pgdStep(xAdv, xClean, grad, out, opts);
+        return out;
+      },
+      resolveDestination(dst.fresh()));
+}
+
+// pgdInit(xClean, { eps, norm = 'linf', min = 0, max = 1, generator?, out? })
+Napi::Value PgdInit(const Napi::CallbackInfo& info) {
+  Args a(info, "pgdInit");
+  const at::Tensor xClean = a.tensor(0, "xClean");
+  checkFloating(a, xClean, "xClean");
+  checkBatched(a, xClean, "xClean", 1);
+  Options o(a, 1, "options");
+  kernels::PgdInitOptions opts;
+  opts.eps = o.number("eps", std::nullopt, 0, kInf);
+  opts.norm = pgdNorm(o);
+  std::tie(opts.min, opts.max) = pixelRange(a, o);
+  const auto gen = o.generator("generator");
+  const Destination dst = destination(a, o, xClean, "xClean", /*allowInplace=*/false);
+  return RunAsync(
+      a.env(), a.fn(),
+      [=] {
+        at::Tensor out = dst.given ? *dst.given : at::empty_like(xClean, at::MemoryFormat::Contiguous);
+        kernels::pgdInit(xClean, out, opts, gen);
+        return out;
+      },
+      resolveDestination(dst.fresh()));
+}
+
+// sampleCutmix(n, h, w, { alpha = 1, generator? }) -> { boxes, perm, lambda }
+Napi::Value SampleCutmix(const Napi::CallbackInfo& info) {
+  Args a(info, "sampleCutmix");
+  const int64_t limit = int64_t{1} << 31;
+  const int64_t n = a.integer(0, "n", 0, limit), h = a.integer(1, "h", 1, limit), w = a.integer(2, "w", 1, limit);
+  Options o(a, 3, "options");
+  const double alpha = o.number("alpha", 1.0, 0, kInf);
+  if (alpha <= 0) ThrowRangeError("sampleCutmix: options.alpha must be > 0, got " + std::to_string(alpha));
+  const auto gen = o.generator("generator");
+  return RunAsync(
+      a.env(), a.fn(), [=] { return kernels::sampleCutmix(n, h, w, alpha, gen); },
+      [](Napi::Env env, kernels::CutmixSample& s) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("boxes", TensorHandle::Wrap(env, std::move(s.boxes)));
+        r.Set("perm", TensorHandle::Wrap(env, std::move(s.perm)));
+        r.Set("lambda", TensorHandle::Wrap(env, std::move(s.lambda)));
+        return r;
+      });
+}
+
+// cutmix(x, { perm, boxes, out?, inplace? })
+Napi::Value Cutmix(const Napi::CallbackInfo& info) {
+  Args a(info, "cutmix");
+  const at::Tensor x = a.tensor(0, "x");
+  checkFloating(a, x, "x", /*allowHalf=*/true);
+  checkBatched(a, x, "x", 3);
+  Options o(a, 1, "options");
+  const std::optional<at::Tensor> perm = o.tensor("perm"), boxes = o.tensor("boxes");
+  if (!perm) a.typeError("options.perm", "an int64 Tensor", info.Env().Undefined());
+  if (!boxes) a.typeError("options.boxes", "an int64 Tensor", info.Env().Undefined());
+  checkInt64(a, *perm, "options.perm");
+  checkInt64(a, *boxes, "options.boxes");
+  checkShape(a, *perm, "options.perm", {x.size(0)});
+  checkShape(a, *boxes, "options.boxes", {x.size(0), 4});
+  checkIndexDevice(a, *perm, "options.perm", x.device());
+  checkIndexDevice(a, *boxes, "options.boxes", x.device());
+  const Destination dst = destination(a, o, x, "x", /*allowInplace=*/true);
+  const at::Tensor p = *perm, b = *boxes;
+  return RunAsync(
+      a.env(), a.fn(),
+      [=] {
+        at::Tensor out = dst.given ? *dst.given : at::empty_like(x, at::MemoryFormat::Contiguous);
+        kernels::cutmix(x, p, b, out);
+        return out;
+      },
+      resolveDestination(dst.fresh()));
+}
+
+// cutmixTargets(lambda, perm, numColumns, { columns? })
+Napi::Value CutmixTargets(const Napi::CallbackInfo& info) {
+  Args a(info, "cutmixTargets");
+  const at::Tensor lambda = a.tensor(0, "lambda"), perm = a.tensor(1, "perm");
+  checkFloating(a, lambda, "lambda");
+  if (lambda.dim() != 1) ThrowRangeError("cutmixTargets: lambda must be 1-D [n], got " + describeTensor(lambda));
+  const int64_t n = lambda.size(0);
+  checkInt64(a, perm, "perm");
+  checkShape(a, perm, "perm", {n});
+  checkIndexDevice(a, perm, "perm", lambda.device());
+  const int64_t numColumns = a.integer(2, "numColumns", 1, int64_t{1} << 40);
+  Options o(a, 3, "options");
+  const std::optional<at::Tensor> columns = o.tensor("columns");
+  if (columns) {
+    checkInt64(a, *columns, "options.columns");
+    checkShape(a, *columns, "options.columns", {n});
+    checkIndexDevice(a, *columns, "options.columns", lambda.device());
+  } else if (n > numColumns) {
+    ThrowRangeError("cutmixTargets: numColumns must be >= n = " + std::to_string(n) +
+                    " when options.columns is not given, got " + std::to_string(numColumns));
+  }
+  return RunAsync(
+      a.env(), a.fn(), [=] { return kernels::cutmixTargets(lambda, perm, numColumns, columns); },
+      [](Napi::Env env, at::Tensor& t) -> Napi::Value { return TensorHandle::Wrap(env, std::move(t)); });
+}
+
+// enqueue(queue, keys, ptr) -> the next pointer
+Napi::Value Enqueue(const Napi::CallbackInfo& info) {
+  Args a(info, "enqueue");
+  const at::Tensor queue = a.tensor(0, "queue"), keys = a.tensor(1, "keys");
+  if (queue.dim() != 2) ThrowRangeError("enqueue: queue must be 2-D [K, C], got " + describeTensor(queue));
+  if (keys.dim() != 2) ThrowRangeError("enqueue: keys must be 2-D [N, C], got " + describeTensor(keys));
+  const int64_t k = queue.size(0);
+  if (k == 0) ThrowRangeError("enqueue: queue must have at least one row");
+  const int64_t ptr = a.integer(2, "ptr", 0, k - 1);
+  auto mismatch = [&](const char* what) {
+    ThrowRangeError(std::string("enqueue: keys must have the ") + what + " of queue (" + describeTensor(queue) +
+                    "), got " + describeTensor(keys));
+  };
+  if (keys.size(1) != queue.size(1)) mismatch("number of columns C");
+  if (keys.size(0) > k) mismatch("number of rows N <= K");
+  if (keys.scalar_type() != queue.scalar_type()) mismatch("dtype");
+  if (keys.device() != queue.device()) mismatch("device");
+  return RunAsync(
+      a.env(), a.fn(), [=] { return kernels::enqueue(queue, keys, ptr); },
+      [](Napi::Env env, int64_t& next) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(next)); });
+}
+
+namespace {
+// Two equally long lists of pairwise-matching tensors.
+std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> tensorPairs(const Args& a, bool floatingOnly) {
+  std::vector<at::Tensor> targets = a.tensorList(0, "target"), sources = a.tensorList(1, "source");
+  if (targets.size() != sources.size())
+    ThrowRangeError(std::string(a.fn()) + ": target and source must have the same length, got " +
+                    std::to_string(targets.size()) + " and " + std::to_string(sources.size()));
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const std::string ti = "target[" + std::to_string(i) + "]", si = "source[" + std::to_string(i) + "]";
+    if (floatingOnly) checkFloating(a, targets[i], ti);
+    checkLike(a, targets[i], ti, sources[i], si);
+  }
+  return {std::move(targets), std::move(sources)};
+}
+}  // namespace
+
+// momentumUpdate(target[], source[], m)
+Napi::Value MomentumUpdate(const Napi::CallbackInfo& info) {
+  Args a(info, "momentumUpdate");
+  auto [targets, sources] = tensorPairs(a, /*floatingOnly=*/true);
+  const double m = a.number(2, "m");
+  if (m < 0 || m > 1) a.rangeError("m", "a number in [0, 1]", a.at(2));
+  return RunAsync(
+      a.env(), a.fn(),
+      [targets, sources, m] {
+        kernels::momentumUpdate(targets, sources, m);
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+// copyBuffers(target[], source[])
+Napi::Value CopyBuffers(const Napi::CallbackInfo& info) {
+  Args a(info, "copyBuffers");
+  auto [targets, sources] = tensorPairs(a, /*floatingOnly=*/false);
+  return RunAsync(
+      a.env(), a.fn(),
+      [targets, sources] {
+        kernels::copyBuffers(targets, sources);
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+}  // namespace hexa::binding

@@ -1,0 +1,116 @@
+// CutMix: sampling, index checks, targets (small ATen work) and the dispatch of the paste.
+#include "kernels/cutmix.h"
+
+#include <ATen/MemoryOverlap.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/device_dispatch.h"
+
+namespace hexa::kernels {
+
+CutmixSample sampleCutmix(int64_t n, int64_t h, int64_t w, double alpha, std::optional<at::Generator> gen) {
+  TORCH_CHECK(n >= 0 && h >= 1 && w >= 1, "sampleCutmix: n must be >= 0 and h, w >= 1");
+  TORCH_CHECK(std::isfinite(alpha) && alpha > 0, "sampleCutmix: alpha must be finite and > 0");
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  const auto i64 = at::TensorOptions().dtype(at::kLong);
+  const at::Tensor shape = at::full({n}, alpha, f64);
+  const at::Tensor ga = at::_standard_gamma(shape, gen), gb = at::_standard_gamma(shape, gen);
+  const at::Tensor cy = at::randint(h, {n}, gen, i64), cx = at::randint(w, {n}, gen, i64);
+  CutmixSample s{at::empty({n, 4}, i64), at::randperm(n, gen, i64), at::empty({n}, f64)};
+  const double* a = ga.const_data_ptr<double>();
+  const double* b = gb.const_data_ptr<double>();
+  const int64_t* cys = cy.const_data_ptr<int64_t>();
+  const int64_t* cxs = cx.const_data_ptr<int64_t>();
+  auto* box = s.boxes.mutable_data_ptr<int64_t>();
+  auto* lam = s.lambda.mutable_data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    // Both Gammas can underflow to 0 for a tiny alpha: then Beta's mass sits at 0 and 1 alike.
+    const double sum = a[i] + b[i];
+    const double drawn = sum > 0 ? a[i] / sum : 0.5;
+    const double ratio = std::sqrt(1.0 - drawn);
+    const int64_t cutH = static_cast<int64_t>(std::floor(static_cast<double>(h) * ratio));
+    const int64_t cutW = static_cast<int64_t>(std::floor(static_cast<double>(w) * ratio));
+    const int64_t y0 = std::clamp<int64_t>(cys[i] - cutH / 2, 0, h), y1 = std::clamp<int64_t>(cys[i] + cutH / 2, 0, h);
+    const int64_t x0 = std::clamp<int64_t>(cxs[i] - cutW / 2, 0, w), x1 = std::clamp<int64_t>(cxs[i] + cutW / 2, 0, w);
+    box[4 * i + 0] = y0;
+    box[4 * i + 1] = x0;
+    box[4 * i + 2] = y1;
+    box[4 * i + 3] = x1;
+    lam[i] = 1.0 - static_cast<double>((y1 - y0) * (x1 - x0)) / static_cast<double>(h * w);
+  }
+  return s;
+}
+
+void checkPermutation(const at::Tensor& perm, int64_t n) {
+  TORCH_CHECK(perm.dim() == 1 && perm.size(0) == n, "perm must have shape [", n, "], got ", perm.sizes());
+  const at::Tensor p = perm.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* pv = p.const_data_ptr<int64_t>();
+  std::vector<bool> seen(static_cast<size_t>(n), false);
+  for (int64_t i = 0; i < n; ++i) {
+    TORCH_CHECK_VALUE(pv[i] >= 0 && pv[i] < n, "perm must be a permutation of 0..", n - 1, ", but perm[", i, "] is ",
+                      pv[i]);
+    TORCH_CHECK_VALUE(!seen[pv[i]], "perm must be a permutation of 0..", n - 1, ", but ", pv[i], " appears twice");
+    seen[pv[i]] = true;
+  }
+}
+
+void checkCutmixIndices(const at::Tensor& perm, const at::Tensor& boxes, int64_t n, int64_t h, int64_t w) {
+  checkPermutation(perm, n);
+  TORCH_CHECK(boxes.dim() == 2 && boxes.size(0) == n && boxes.size(1) == 4, "boxes must have shape [", n,
+              ", 4], got ", boxes.sizes());
+  const at::Tensor b = boxes.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* bv = b.const_data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t y0 = bv[4 * i], x0 = bv[4 * i + 1], y1 = bv[4 * i + 2], x1 = bv[4 * i + 3];
+    TORCH_CHECK_VALUE(0 <= y0 && y0 <= y1 && y1 <= h && 0 <= x0 && x0 <= x1 && x1 <= w, "boxes[", i, "] = (", y0,
+                      ", ", x0, ", ", y1, ", ", x1, ") must satisfy 0 <= y0 <= y1 <= ", h, " and 0 <= x0 <= x1 <= ", w);
+  }
+}
+
+void cutmix(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes, const at::Tensor& out) {
+  TORCH_CHECK(x.dim() >= 3, "cutmix: x must be [n, ..., h, w], got ", x.sizes());
+  TORCH_CHECK(out.sizes() == x.sizes() && out.scalar_type() == x.scalar_type() && out.device() == x.device(),
+              "cutmix: out must match x's shape, dtype and device");
+  TORCH_CHECK(out.is_contiguous(), "cutmix: out must be contiguous");
+  const int64_t n = x.size(0), h = x.size(-2), w = x.size(-1);
+  checkCutmixIndices(perm, boxes, n, h, w);
+  if (x.numel() == 0) return;
+  const detail::CutmixGeometry geometry{n, x.numel() / (n * h * w), h, w};
+  const at::Tensor b = boxes.to(at::kCPU, at::kLong).contiguous(), p = perm.to(at::kCPU, at::kLong).contiguous();
+  std::vector<detail::CutmixBox> table(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t* r = b.const_data_ptr<int64_t>() + 4 * i;
+    table[i] = {p.const_data_ptr<int64_t>()[i], r[0], r[1], r[2], r[3]};
+  }
+  // out == x is the in-place case the kernels handle; any other overlap (a view sharing part
+  // of x's memory) cannot be ordered safely, so then the kernels read from a copy of x.
+  at::Tensor src = x.contiguous();
+  const auto overlap = at::get_overlap_status(src, out);
+  if (overlap != at::MemOverlapStatus::No && overlap != at::MemOverlapStatus::Full) src = src.clone();
+  if (x.is_cpu()) return detail::cutmixCpu(src, table, out, geometry);
+#ifdef HEXA_WITH_CUDA
+  if (x.is_cuda()) return detail::cutmixCuda(src, table, out, geometry);
+#endif
+  detail::unsupportedDevice("cutmix", x.device());
+}
+
+at::Tensor cutmixTargets(const at::Tensor& lambda, const at::Tensor& perm, int64_t numColumns,
+                         const std::optional<at::Tensor>& columns) {
+  const int64_t n = lambda.size(0);
+  checkPermutation(perm, n);
+  const at::Tensor p = perm.to(lambda.device(), at::kLong);
+  at::Tensor own = columns ? columns->to(lambda.device(), at::kLong) : at::arange(n, p.options());
+  at::Tensor partner = own.index_select(0, p);
+  const int64_t highest = n == 0 ? -1 : own.max().item<int64_t>(), lowest = n == 0 ? 0 : own.min().item<int64_t>();
+  TORCH_CHECK_VALUE(lowest >= 0 && highest < numColumns, "every column must be in [0, ", numColumns,
+              "), got values in [", lowest, ", ", highest, "]");
+  at::Tensor targets = at::zeros({n, numColumns}, lambda.options());
+  targets.scatter_add_(1, own.view({n, 1}), lambda.view({n, 1}));
+  targets.scatter_add_(1, partner.view({n, 1}), (1 - lambda).view({n, 1}));
+  return targets;
+}
+
+}  // namespace hexa::kernels

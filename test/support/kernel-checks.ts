@@ -1,0 +1,64 @@
+// Helpers shared by the kernel tests: seeded inputs as Tensor + typed array, poisoned
+// outputs, the reference-array view of a tensor, and error assertions.
+import { expect } from 'vitest';
+import { Generator, rand, tensor, type DType, type Tensor } from '../../lib/index.js';
+import type { RefArray } from './torch-reference.js';
+
+export type FloatArray = Float32Array | Float64Array;
+
+export function floatArray(dtype: 'float32' | 'float64', n: number): FloatArray {
+  return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+}
+
+/** Uniform [lo, hi) values from a seeded generator, as a tensor and its values. */
+export async function seeded(shape: number[], dtype: 'float32' | 'float64', seed: number, lo = 0, hi = 1): Promise<{ t: Tensor; a: FloatArray }> {
+  const u = await rand(shape, { dtype: 'float64', generator: new Generator(seed) });
+  const src = (await u.data()) as Float64Array;
+  u.dispose();
+  const a = floatArray(dtype, src.length);
+  for (let i = 0; i < src.length; i++) a[i] = lo + (hi - lo) * src[i];
+  return { t: tensor(a, shape, dtype), a };
+}
+
+/** A tensor filled with NaN: any element a kernel forgets to write stays NaN. */
+export function poisoned(shape: number[], dtype: 'float32' | 'float64'): Tensor {
+  const a = floatArray(dtype, shape.reduce((x, y) => x * y, 1)).fill(NaN);
+  return tensor(a, shape, dtype);
+}
+
+export function ref(a: RefArray['data'], shape: number[]): RefArray {
+  return { data: a, shape };
+}
+
+export async function refOf(t: Tensor): Promise<RefArray> {
+  return { data: (await t.data()) as RefArray['data'], shape: t.shape };
+}
+
+export function int64(values: number[], shape = [values.length]): Tensor {
+  return tensor(BigInt64Array.from(values.map(BigInt)), shape);
+}
+
+export async function numbers(t: Tensor): Promise<number[]> {
+  return Array.from(await t.data(), Number);
+}
+
+export function countNaN(a: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (Number.isNaN(a[i])) n++;
+  return n;
+}
+
+/** fn() throws (synchronously, or by rejecting) an error of `kind` whose message matches `pattern`. */
+export async function expectError(fn: () => unknown, kind: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor, pattern: RegExp): Promise<void> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected a ${kind.name} matching ${pattern}`).toBeInstanceOf(kind);
+  expect((caught as Error).message).toMatch(pattern);
+}
+
+export const FLOAT_DTYPES: Array<'float32' | 'float64'> = ['float32', 'float64'];
+export const tolerance = (dtype: DType) => (dtype === 'float64' ? 1e-6 : 1e-5);
