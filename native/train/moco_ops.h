@@ -15,11 +15,12 @@ namespace hexa::train::ops {
 at::Tensor InfoNCELoss(const at::Tensor& q, const at::Tensor& k, const at::Tensor& queue, double temperature,
                        const std::optional<at::Tensor>& targets, double* accuracy);
 
-// U(-eps, eps) noise shaped like x, drawn on the CPU from gen (the same on every device).
-at::Tensor UniformNoise(const at::Tensor& x, double eps, at::Generator& gen);
+// The attack's start: x0 + U(-eps, eps) clamped to [0, 1], the noise drawn from gen, or x0 +
+// `noise` when given (tests inject it).
+at::Tensor PgdStart(const at::Tensor& x0, double eps, const std::optional<at::Tensor>& noise, at::Generator& gen);
 
-// One L∞ PGD step: x + α·sign(g), projected into the eps-ball around x0, clamped to [0, 1].
-at::Tensor PgdStepLinf(const at::Tensor& x, const at::Tensor& x0, const at::Tensor& grad, double eps, double stepSize);
+// One L∞ PGD step in place on x: x + α·sign(g), projected into the eps-ball around x0, clamped to [0, 1].
+void PgdStepLinf(const at::Tensor& x, const at::Tensor& x0, const at::Tensor& grad, double eps, double stepSize);
 
 struct CutmixSample {
   at::Tensor perm;    // int64 [N]

@@ -46,11 +46,8 @@ at::Tensor MocoTrainer::info_nce(const at::Tensor& q, const at::Tensor& k, doubl
 
 at::Tensor MocoTrainer::adversarial_view(const at::Tensor& viewQ, const at::Tensor& k, const std::optional<at::Tensor>& noise) {
   const auto& a = options_.adversarial;
-  at::Tensor x = viewQ.detach();
-  if (a.randomStart) {
-    at::Tensor start = noise ? noise->to(x.options()) : ops::UniformNoise(x, a.eps, generator_);
-    x = (x + start).clamp(0, 1);
-  }
+  const at::Tensor x0 = viewQ.detach();
+  at::Tensor x = a.randomStart ? ops::PgdStart(x0, a.eps, noise, generator_) : x0.clone();
   // The attack must not touch BN running statistics: batch statistics, nothing recorded.
   BatchNormModeGuard frozen(options_.encoder.backbone.auxBN ? BatchNormMode::AuxiliaryFrozen : BatchNormMode::FrozenStats);
   for (int64_t t = 0; t < a.steps; ++t) {
@@ -58,7 +55,8 @@ at::Tensor MocoTrainer::adversarial_view(const at::Tensor& viewQ, const at::Tens
     at::Tensor loss = info_nce(query_->forward(x), k);
     // Gradient w.r.t. the input only: the model's .grad fields stay untouched.
     at::Tensor grad = torch::autograd::grad({loss}, {x})[0];
-    x = ops::PgdStepLinf(x.detach(), viewQ, grad, a.eps, a.stepSize);
+    x = x.detach();
+    ops::PgdStepLinf(x, x0, grad, a.eps, a.stepSize);
   }
   return x.detach();
 }
@@ -98,7 +96,7 @@ StepMetrics MocoTrainer::step(const StepInputs& in, double lr) {
         ? ops::CutmixSample{in.perm->to(at::kLong), in.boxes->to(at::kLong), ops::CutmixLambda(*in.boxes, in.viewQ.size(2), in.viewQ.size(3))}
         : ops::SampleCutmixBoxes(n, in.viewQ.size(2), in.viewQ.size(3), options_.cutmix.alpha, generator_);
     at::Tensor xMix = ops::ApplyCutmix(in.viewQ, sample.perm, sample.boxes);
-    at::Tensor targets = ops::CutmixTargets(sample.lambda, sample.perm, n + options_.queueSize).to(k.device());
+    at::Tensor targets = ops::CutmixTargets(sample.lambda, sample.perm, n + options_.queueSize).to(k.options());
     // Logits against every in-batch key plus the queue; soft target λ on i, 1-λ on perm[i].
     at::Tensor mix = ops::InfoNCELoss(query_->forward(xMix), k, queue_, options_.temperature, targets, nullptr);
     (mix * options_.cutmix.weight).backward();
