@@ -59,6 +59,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<Normalize>(env, exports, "normalize");
 
   // fused HEXA kernels (native/kernels/), wrapped in kernel_ops.cpp
+  // losses and clustering (kernels_losses.cpp)
+  Export<InfoNCE>(env, exports, "infoNCE");
+  Export<ClusterCE>(env, exports, "clusterCE");
+  Export<KmeansAssign>(env, exports, "kmeansAssign");
+  Export<KmeansUpdateCentroids>(env, exports, "kmeansUpdateCentroids");
   return exports;
 }
 
