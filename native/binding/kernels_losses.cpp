@@ -41,7 +41,8 @@ class TensorArg {
     return *this;
   }
   const TensorArg& dtype(at::ScalarType d, const std::string& why = "") const {
-    if (t_.scalar_type() != d) typeFail("a " + DtypeName(d) + " Tensor" + why);
+    const std::string name = DtypeName(d);
+    if (t_.scalar_type() != d) typeFail((name[0] == 'i' || name[0] == 'u' ? "an " : "a ") + name + " Tensor" + why);
     return *this;
   }
   // Same dtype and device as `ref` (named refName).

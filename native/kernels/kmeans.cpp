@@ -35,20 +35,22 @@ void kmeans_assign_out(const at::Tensor& x, const at::Tensor& centroids, int64_t
   if (chunk_rows <= 0) chunk_rows = kmeans_default_chunk_rows(k, x.scalar_type());
   chunk_rows = std::min(chunk_rows, std::max<int64_t>(n, 1));
   at::Tensor buffer = at::empty({chunk_rows, k}, x.options());
-  at::Tensor centroids_t = centroids.t();
+  at::Tensor xc = x.contiguous(), cc = centroids.contiguous();
+  at::Tensor centroids_t = cc.t();
   for (int64_t start = 0; start < n; start += chunk_rows) {
     const int64_t rows = std::min(chunk_rows, n - start);
     at::Tensor chunk = buffer.narrow(0, 0, rows);
-    at::mm_out(chunk, x.narrow(0, start, rows), centroids_t);
+    at::Tensor x_rows = xc.narrow(0, start, rows);
+    at::mm_out(chunk, x_rows, centroids_t);
     at::Tensor idx = index.narrow(0, start, rows), best = score.narrow(0, start, rows);
     if (x.is_cuda()) {
 #ifdef HEXA_WITH_CUDA
-      rows_argmax_cuda(chunk, idx, best);
+      rows_argmax_cuda(chunk, x_rows, cc, idx, best);
 #else
       TORCH_CHECK(false, "kmeans_assign: this build has no CUDA kernels (use the cuda variant)");
 #endif
     } else {
-      rows_argmax_cpu(chunk, idx, best);
+      rows_argmax_cpu(chunk, x_rows, cc, idx, best);
     }
   }
 }

@@ -3,6 +3,9 @@
 // Assignment: index[i] = argmax_k x_i . c_k and score[i] its value, computed in chunks of
 // rows (one [chunk, K] GEMM buffer, reused) with a fused per-row argmax over each chunk.
 // Ties go to the lowest centroid index (as torch.argmax's documented first occurrence).
+// The winning score is recomputed as one dot product in a fixed order, so it is the same
+// for every chunk size; the index could only change with the chunking if two centroids
+// were within the GEMM's rounding (~1e-7 relative in float32) of each other.
 //
 // Update: per cluster the sum of its members, re-normalised to unit L2 norm (as
 // F.normalize, eps 1e-12); an empty cluster keeps its row of `previous`.
@@ -29,12 +32,16 @@ void kmeans_assign_out(const at::Tensor& x, const at::Tensor& centroids, int64_t
 void kmeans_update_centroids_out(const at::Tensor& x, const at::Tensor& assignment, int64_t k,
                                  const at::Tensor& previous, at::Tensor& centroids, at::Tensor& counts);
 
-// Device parts (arguments already checked and contiguous).
-void rows_argmax_cpu(const at::Tensor& scores, at::Tensor& index, at::Tensor& best);
+// Device parts (arguments already checked and contiguous). rows_argmax: index[i] = the
+// first argmax of scores[i], best[i] = x[i] . centroids[index[i]] recomputed in a fixed
+// order (so the score does not depend on the GEMM's chunking).
+void rows_argmax_cpu(const at::Tensor& scores, const at::Tensor& x, const at::Tensor& centroids, at::Tensor& index,
+                     at::Tensor& best);
 void kmeans_update_cpu(const at::Tensor& x, const at::Tensor& assignment, const at::Tensor& previous,
                        at::Tensor& centroids, at::Tensor& counts);
 #ifdef HEXA_WITH_CUDA
-void rows_argmax_cuda(const at::Tensor& scores, at::Tensor& index, at::Tensor& best);
+void rows_argmax_cuda(const at::Tensor& scores, const at::Tensor& x, const at::Tensor& centroids, at::Tensor& index,
+                      at::Tensor& best);
 void kmeans_update_cuda(const at::Tensor& x, const at::Tensor& assignment, const at::Tensor& previous,
                         at::Tensor& centroids, at::Tensor& counts);
 #endif

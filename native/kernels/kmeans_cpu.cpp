@@ -12,38 +12,48 @@ namespace hexa::kernels {
 namespace {
 
 template <class T>
-HEXA_ALWAYS_INLINE void ArgmaxRows(const T* s, int64_t k, int64_t* index, T* best, int64_t b, int64_t e) {
+HEXA_ALWAYS_INLINE void ArgmaxRows(const T* s, int64_t k, const T* x, const T* centroids, int64_t c, int64_t* index,
+                                   T* best, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) {
     const T* row = s + i * k;
-    const T m = simd::Max(row, k);
-    const int64_t j = simd::FirstEqual(row, k, m);  // the row is in L1: the second sweep is cheap
+    const int64_t j = simd::FirstEqual(row, k, simd::Max(row, k));  // the row is in L1: a cheap second sweep
     // A row of NaN only (no element equals the max): centroid 0, as on CUDA.
     index[i] = j < k ? j : 0;
-    best[i] = j < k ? m : row[0];
+    // The score again, in a fixed order: the GEMM's rounding depends on how many rows it
+    // gets (MKL takes other paths for 1 row), this does not, so chunking never changes it.
+    best[i] = simd::Dot(x + i * c, centroids + index[i] * c, c);
   }
 }
-HEXA_CPU_CLONES void ArgmaxRowsFloat(const float* s, int64_t k, int64_t* idx, float* best, int64_t b, int64_t e) {
-  ArgmaxRows(s, k, idx, best, b, e);
+HEXA_CPU_CLONES void ArgmaxRowsFloat(const float* s, int64_t k, const float* x, const float* cen, int64_t c, int64_t* idx,
+                                     float* best, int64_t b, int64_t e) {
+  ArgmaxRows(s, k, x, cen, c, idx, best, b, e);
 }
-HEXA_CPU_CLONES void ArgmaxRowsDouble(const double* s, int64_t k, int64_t* idx, double* best, int64_t b, int64_t e) {
-  ArgmaxRows(s, k, idx, best, b, e);
+HEXA_CPU_CLONES void ArgmaxRowsDouble(const double* s, int64_t k, const double* x, const double* cen, int64_t c,
+                                      int64_t* idx, double* best, int64_t b, int64_t e) {
+  ArgmaxRows(s, k, x, cen, c, idx, best, b, e);
 }
-void RunArgmaxRows(const float* s, int64_t k, int64_t* idx, float* best, int64_t b, int64_t e) {
-  ArgmaxRowsFloat(s, k, idx, best, b, e);
+void RunArgmaxRows(const float* s, int64_t k, const float* x, const float* cen, int64_t c, int64_t* idx, float* best,
+                   int64_t b, int64_t e) {
+  ArgmaxRowsFloat(s, k, x, cen, c, idx, best, b, e);
 }
-void RunArgmaxRows(const double* s, int64_t k, int64_t* idx, double* best, int64_t b, int64_t e) {
-  ArgmaxRowsDouble(s, k, idx, best, b, e);
+void RunArgmaxRows(const double* s, int64_t k, const double* x, const double* cen, int64_t c, int64_t* idx,
+                   double* best, int64_t b, int64_t e) {
+  ArgmaxRowsDouble(s, k, x, cen, c, idx, best, b, e);
 }
 
 }  // namespace
 
-void rows_argmax_cpu(const at::Tensor& scores, at::Tensor& index, at::Tensor& best) {
+void rows_argmax_cpu(const at::Tensor& scores, const at::Tensor& x, const at::Tensor& centroids, at::Tensor& index,
+                     at::Tensor& best) {
   AT_DISPATCH_FLOATING_TYPES(scores.scalar_type(), "rows_argmax_cpu", [&] {
-    const int64_t n = scores.size(0), k = scores.size(1);
+    const int64_t n = scores.size(0), k = scores.size(1), c = x.size(1);
     const scalar_t* s = scores.const_data_ptr<scalar_t>();
+    const scalar_t* xs = x.const_data_ptr<scalar_t>();
+    const scalar_t* cs = centroids.const_data_ptr<scalar_t>();
     int64_t* idx = index.data_ptr<int64_t>();
     scalar_t* b = best.data_ptr<scalar_t>();
-    at::parallel_for(0, n, std::max<int64_t>(1, 32768 / k), [&](int64_t lo, int64_t hi) { RunArgmaxRows(s, k, idx, b, lo, hi); });
+    at::parallel_for(0, n, std::max<int64_t>(1, 32768 / k),
+                     [&](int64_t lo, int64_t hi) { RunArgmaxRows(s, k, xs, cs, c, idx, b, lo, hi); });
   });
 }
 

@@ -16,7 +16,8 @@ using cuda::ValueIndex;
 constexpr int kWarpsPerBlock = 8;
 
 template <class T>
-__global__ void RowsArgmaxKernel(const T* __restrict__ s, int64_t n, int64_t k, int64_t* __restrict__ index,
+__global__ void RowsArgmaxKernel(const T* __restrict__ s, int64_t n, int64_t k, const T* __restrict__ x,
+                                 const T* __restrict__ centroids, int64_t c, int64_t* __restrict__ index,
                                  T* __restrict__ best) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
@@ -28,11 +29,16 @@ __global__ void RowsArgmaxKernel(const T* __restrict__ s, int64_t n, int64_t k, 
     if (v > b.value) b = {v, j};
   }
   b = cuda::WarpArgMax(b);
+  // Lane 0 holds the winner; a row of NaN/-inf only falls back to centroid 0 (as on the CPU).
+  int64_t j = static_cast<int64_t>(__shfl_sync(0xffffffffu, static_cast<long long>(b.index), 0));
+  if (j == INT64_MAX) j = 0;
+  // The score again, as one warp dot product in a fixed order: independent of the chunking.
+  T dot = 0;
+  for (int64_t d = lane; d < c; d += 32) dot += x[row * c + d] * centroids[j * c + d];
+  dot = cuda::WarpSum(dot);
   if (lane == 0) {
-    // A row of NaN/-inf only: fall back to centroid 0 with its score, like a CPU scan would.
-    if (b.index == INT64_MAX) b = {r[0], 0};
-    index[row] = b.index;
-    best[row] = b.value;
+    index[row] = j;
+    best[row] = dot;
   }
 }
 
@@ -70,12 +76,14 @@ __global__ void NormalizeOrKeepKernel(const T* __restrict__ sums, const int64_t*
 
 }  // namespace
 
-void rows_argmax_cuda(const at::Tensor& scores, at::Tensor& index, at::Tensor& best) {
+void rows_argmax_cuda(const at::Tensor& scores, const at::Tensor& x, const at::Tensor& centroids, at::Tensor& index,
+                      at::Tensor& best) {
   AT_DISPATCH_FLOATING_TYPES(scores.scalar_type(), "rows_argmax_cuda", [&] {
     const int64_t n = scores.size(0), k = scores.size(1);
     const auto blocks = static_cast<unsigned>((n + kWarpsPerBlock - 1) / kWarpsPerBlock);
     RowsArgmaxKernel<scalar_t><<<blocks, kWarpsPerBlock * 32, 0, at::cuda::getCurrentCUDAStream()>>>(
-        scores.const_data_ptr<scalar_t>(), n, k, index.data_ptr<int64_t>(), best.data_ptr<scalar_t>());
+        scores.const_data_ptr<scalar_t>(), n, k, x.const_data_ptr<scalar_t>(), centroids.const_data_ptr<scalar_t>(),
+        x.size(1), index.data_ptr<int64_t>(), best.data_ptr<scalar_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
 }

@@ -80,7 +80,7 @@ for c in cases:
     out[nm + '_grad'] = q.grad
     target = T.argmax(1) if T is not None else torch.zeros(q.shape[0], dtype=torch.long)
     out[nm + '_acc'] = (logits.argmax(1) == target).double().mean()
-    if q0.dtype == torch.float64:
+    if q0.dtype == torch.float64 and q0.numel() <= 600:  # gradcheck perturbs every input: small cases only
         ok = torch.autograd.gradcheck(lambda x: loss_fn(x)[0], (q0.clone().requires_grad_(True),))
         out[nm + '_gradcheck'] = torch.tensor(float(ok))
 `;
@@ -113,7 +113,7 @@ async function checkAgainstTorch(dtype: DType, device: Device): Promise<void> {
     if (dtype === 'float64') {
       // Element-wise too, at 1e-6 relative (floor 1e-12 for exact zeros).
       expect(maxRelError(grad, ref[`${c.name}_grad`].data, 1e-12), `${c.name} gradQ elementwise`).toBeLessThan(1e-6);
-      expect(ref[`${c.name}_gradcheck`].data[0], `${c.name}: gradcheck of the reference`).toBe(1);
+      if (c.n * c.c <= 600) expect(ref[`${c.name}_gradcheck`].data[0], `${c.name}: gradcheck of the reference`).toBe(1);
     }
     expect(r.accuracy, `${c.name} accuracy`).toBeCloseTo(ref[`${c.name}_acc`].data[0], 12);
     // grad: false gives the same loss and no gradient.
