@@ -67,6 +67,15 @@ for K in (4096, 65536):
             q.grad = None
             fn(q, k, queue).backward()
         entry[name] = timeit(step)
+    # The floor of any implementation: the forward GEMM q.queue^T and the backward GEMM
+    # G.queue alone, into preallocated outputs (reported to show where the time goes).
+    with torch.no_grad():
+        logits, grad = torch.empty(N, K, device=device), torch.empty(N, C, device=device)
+        qd = q.detach()
+        def gemms():
+            torch.mm(qd, queue.t(), out=logits)
+            torch.mm(logits, queue, out=grad)
+        entry['2 GEMMs only'] = timeit(gemms)
     results[f'infonce_{K}'] = entry
 
 x, c = unit(50000, 128, gen=gen), unit(3000, 128, gen=gen)
