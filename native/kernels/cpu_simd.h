@@ -17,6 +17,10 @@
 #endif
 #define HEXA_ALWAYS_INLINE inline __attribute__((always_inline))
 
+// Vector-typed arguments only pass between always-inline helpers of one translation unit,
+// so GCC's note that AVX vectors change the calling convention does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace hexa::kernels::simd {
 
 constexpr int kLanes = 16;
@@ -116,7 +120,7 @@ HEXA_ALWAYS_INLINE Vec<float> Exp(Vec<float> x) {
   y = y * x + 5.0000001201e-1f;
   y = y * x * x + x + 1.0f;
   const v8si bits = (__builtin_convertvector(n, v8si) + 127) << 23;
-  return y * reinterpret_cast<const Vec<float>&>(bits);
+  return y * std::bit_cast<Vec<float>>(bits);
 }
 HEXA_ALWAYS_INLINE float Exp(float x) { return Exp(Splat(x))[0]; }
 // float64 keeps libm's exp: its results must match a float64 reference to ~1e-15.
