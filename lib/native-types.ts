@@ -130,6 +130,11 @@ export interface NativeBinding {
   momentumUpdate(target: H[], source: H[], m: number): Promise<void>;
   copyBuffers(target: H[], source: H[]): Promise<void>;
   // ---- end hard views ----
+  // losses and clustering (native/binding/kernels_losses.cpp)
+  infoNCE(q: H, k: H, queue: H, options: { temperature?: number; targets?: H; grad?: boolean; out?: H }): Promise<{ loss: H; accuracy: number; gradQ?: H }>;
+  clusterCE(z: H, prototypes: H, targets: H, options: { temperature?: number; grad?: boolean; out?: H }): Promise<{ loss: H; accuracy: number; gradZ?: H }>;
+  kmeansAssign(x: H, centroids: H, options: { chunkSize?: number; out?: { index: H; score: H } }): Promise<{ index: H; score: H }>;
+  kmeansUpdateCentroids(x: H, assignment: H, k: number, options: { previous: H; out?: H }): Promise<{ centroids: H; counts: H }>;
 }
 
 export interface NativePgdStepOptions {

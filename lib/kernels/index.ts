@@ -7,3 +7,10 @@ export type { CutmixOptions, CutmixSample, SampleCutmixOptions } from './cutmix.
 export { enqueue } from './enqueue.js';
 export { copyBuffers, momentumUpdate } from './momentum.js';
 // ---- end hard views ----
+// losses and clustering (kernels-k2)
+export { clusterCE } from './cluster-ce.js';
+export type { ClusterCEOptions, ClusterCEResult } from './cluster-ce.js';
+export { infoNCE } from './info-nce.js';
+export type { InfoNCEOptions, InfoNCEResult } from './info-nce.js';
+export { kmeansAssign, kmeansUpdateCentroids } from './kmeans.js';
+export type { KmeansAssignOptions, KmeansAssignResult, KmeansUpdateOptions, KmeansUpdateResult } from './kmeans.js';

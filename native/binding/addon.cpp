@@ -81,6 +81,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<Enqueue>(env, exports, "enqueue");
   Export<MomentumUpdate>(env, exports, "momentumUpdate");
   Export<CopyBuffers>(env, exports, "copyBuffers");
+  // losses and clustering (kernels_losses.cpp)
+  Export<InfoNCE>(env, exports, "infoNCE");
+  Export<ClusterCE>(env, exports, "clusterCE");
+  Export<KmeansAssign>(env, exports, "kmeansAssign");
+  Export<KmeansUpdateCentroids>(env, exports, "kmeansUpdateCentroids");
   return exports;
 }
 

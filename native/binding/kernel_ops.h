@@ -17,5 +17,10 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info);
 Napi::Value MomentumUpdate(const Napi::CallbackInfo& info);
 Napi::Value CopyBuffers(const Napi::CallbackInfo& info);
 // ---- end hard views ----
+// Losses and clustering (kernels_losses.cpp): InfoNCE, DeepCluster cluster CE, spherical k-means.
+Napi::Value InfoNCE(const Napi::CallbackInfo& info);
+Napi::Value ClusterCE(const Napi::CallbackInfo& info);
+Napi::Value KmeansAssign(const Napi::CallbackInfo& info);
+Napi::Value KmeansUpdateCentroids(const Napi::CallbackInfo& info);
 
 }  // namespace hexa::binding

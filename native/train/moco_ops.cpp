@@ -4,6 +4,7 @@
 
 #include "kernels/cutmix.h"
 #include "kernels/enqueue.h"
+#include "kernels/info_nce_autograd.h"
 #include "kernels/momentum.h"
 #include "kernels/pgd.h"
 
@@ -11,17 +12,14 @@ namespace hexa::train::ops {
 
 at::Tensor InfoNCELoss(const at::Tensor& q, const at::Tensor& k, const at::Tensor& queue, double temperature,
                        const std::optional<at::Tensor>& targets, double* accuracy) {
-  const at::Tensor kd = k.detach(), queued = queue.detach();
-  if (targets) {
-    at::Tensor logits = at::cat({at::mm(q, kd.t()), at::mm(q, queued.t())}, 1) / temperature;
-    return -(*targets * at::log_softmax(logits, 1)).sum(1).mean();
+  if (accuracy && !targets) {
+    // The positive's rank among [k+, queue]: one extra N x K product, outside the graph.
+    at::NoGradGuard no_grad;
+    at::Tensor positive = (q * k).sum(1);
+    at::Tensor hardest = std::get<0>(at::mm(q, queue.t()).max(1));
+    *accuracy = (positive >= hardest).to(at::kDouble).mean().item<double>();
   }
-  at::Tensor positive = (q * kd).sum(1, true);
-  at::Tensor logits = at::cat({positive, at::mm(q, queued.t())}, 1) / temperature;
-  if (accuracy) {
-    *accuracy = (logits.detach().argmax(1) == 0).to(at::kDouble).mean().item<double>();
-  }
-  return at::cross_entropy_loss(logits, at::zeros({q.size(0)}, q.options().dtype(at::kLong)));
+  return kernels::InfoNCEFunction::apply(q, k.detach(), queue.detach(), temperature, targets);
 }
 
 at::Tensor PgdStart(const at::Tensor& x0, double eps, const std::optional<at::Tensor>& noise, at::Generator& gen) {
