@@ -85,12 +85,25 @@ export function runPeer(script: string, args: string[] = []): Record<string, unk
   return JSON.parse(last);
 }
 
-/** Copy bandwidth (read + write) of this machine, measured with LibTorch's own copy. */
+/**
+ * Copy bandwidth (read + write) of this machine: LibTorch's copy_ into an existing buffer
+ * (no allocation, no page faults), median of repeated copies of `mbytes`, on `device`.
+ */
 export async function measureCopyBandwidth(device = 'cpu', mbytes = 256): Promise<number> {
-  const { rand } = await import('../lib/index.js');
-  const n = Math.floor((mbytes * 2 ** 20) / 4);
-  const x = await rand([n], { device: device as 'cpu' });
-  const t = await time(async () => (await x.clone()).dispose(), { warmup: 2, minIters: 5, minMs: 300 });
-  x.dispose();
-  return (2 * n * 4) / (t.medianMs * 1e6);
+  const code = `
+import json, sys, time, torch
+torch.set_num_threads(2)
+dev = sys.argv[1]; n = int(sys.argv[2]) * 2**20 // 4
+a = torch.rand(n, device=dev); b = torch.empty_like(a)
+sync = torch.cuda.synchronize if dev.startswith('cuda') else (lambda: None)
+for _ in range(3): b.copy_(a)
+ts = []
+for _ in range(15):
+    sync(); t = time.perf_counter(); b.copy_(a); sync(); ts.append(time.perf_counter() - t)
+ts.sort()
+print(json.dumps({'gbs': 2 * 4 * n / ts[len(ts) // 2] / 1e9}))`;
+  const { python, env } = pythonEnv();
+  const r = spawnSync(python, ['-c', code, device, String(mbytes)], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`measureCopyBandwidth failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!).gbs as number;
 }

@@ -121,8 +121,7 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     keys.dispose();
   }
 
-  // measureCopyBandwidth() times clone(), which allocates (and page-faults) a fresh buffer every
-  // call; copy_ into an existing buffer is the fairer ceiling for these kernels, so print it too.
+  // torch copy_ at the kernels' own shapes, beside the 256 MB ceiling of measureCopyBandwidth().
   const copyLines = PGD_SHAPES.map((shape) => {
     const t = peers[`copy/${shape.join('x')}`];
     return t ? `torch copy_ [${shape}]: ${t.medianMs.toFixed(3)} ms = ${((2 * 4 * numel(shape)) / (t.medianMs * 1e6)).toFixed(1)} GB/s` : '';

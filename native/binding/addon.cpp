@@ -2,6 +2,7 @@
 // each registered through Guarded<> (errors.h), the one C++ -> JS error boundary.
 #include <napi.h>
 
+#include "binding/async_work.h"
 #include "binding/errors.h"
 #include "binding/eval_ops.h"
 #include "binding/handles.h"
@@ -20,6 +21,8 @@ void Export(Napi::Env env, Napi::Object target, const char* name) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Workers run ops with the main thread's intra-op thread count (async_work.h).
+  SetIntraOpThreads(at::get_num_threads());
   auto* data = new AddonData();
   env.SetInstanceData(data);
   Napi::Function tensorCtor = TensorHandle::Define(env);

@@ -20,6 +20,13 @@
 
 namespace hexa::binding {
 
+// LibTorch's intra-op thread count is per OS thread (OpenMP ICVs), and a libuv worker that
+// never asked gets MKL's default (often 1 on small VMs). Every op applies the process-wide
+// setting (hexa.setNumThreads, default: the main thread's count at load) on its worker first.
+void SetIntraOpThreads(int threads);
+int IntraOpThreads();
+void ApplyIntraOpThreads();
+
 template <class Work, class Done>
 class AsyncOp final : public Napi::AsyncWorker {
   using Result = std::invoke_result_t<Work&>;
@@ -37,6 +44,7 @@ class AsyncOp final : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
+      ApplyIntraOpThreads();
       result_.emplace(work_());
     } catch (...) {
       error_.emplace(Classify(name_, std::current_exception()));

@@ -1,6 +1,7 @@
 #include "binding/runtime.h"
 
 #include "binding/args.h"
+#include "binding/async_work.h"
 #include "binding/handles.h"
 
 #include <ATen/Parallel.h>
@@ -14,6 +15,25 @@
 namespace hexa::binding {
 
 namespace {
+std::atomic<int> intraOpThreads{0};
+}  // namespace
+
+void SetIntraOpThreads(int threads) {
+  intraOpThreads.store(threads);
+  at::set_num_threads(threads);
+}
+
+int IntraOpThreads() {
+  int n = intraOpThreads.load();
+  return n > 0 ? n : at::get_num_threads();
+}
+
+void ApplyIntraOpThreads() {
+  const int want = intraOpThreads.load();
+  if (want > 0 && at::get_num_threads() != want) at::set_num_threads(want);
+}
+
+namespace {
 int64_t DeviceCount() { return at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().deviceCount() : 0; }
 }  // namespace
 
@@ -22,7 +42,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("builtAgainst", HEXA_TORCH_BUILT_AGAINST);
   out.Set("variant", HEXA_TORCH_VARIANT);
-  out.Set("threads", static_cast<double>(at::get_num_threads()));
+  out.Set("threads", static_cast<double>(IntraOpThreads()));
   out.Set("interopThreads", static_cast<double>(at::get_num_interop_threads()));
   Napi::Array devices = Napi::Array::New(env);
   Napi::Object cpu = Napi::Object::New(env);
@@ -76,7 +96,7 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Args a(info, "setNumThreads");
-  at::set_num_threads(static_cast<int>(a.integer(0, "threads", 1, 1024)));
+  SetIntraOpThreads(static_cast<int>(a.integer(0, "threads", 1, 1024)));
   return info.Env().Undefined();
 }
 
