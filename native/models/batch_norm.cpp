@@ -33,10 +33,8 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
   const bool aux = mode == BatchNormMode::Auxiliary || mode == BatchNormMode::AuxiliaryFrozen;
   if (aux && !auxiliary_) mode = BatchNormMode::FrozenStats;
   if (aux && auxiliary_) {
-    const bool update = is_training() && mode == BatchNormMode::Auxiliary;
-    const bool useRunning = update || !is_training();
-    return torch::batch_norm(x, aux_weight, aux_bias, useRunning ? aux_running_mean : torch::Tensor(),
-                             useRunning ? aux_running_var : torch::Tensor(), is_training(), kMomentum, kEps,
+    const double momentum = mode == BatchNormMode::Auxiliary ? kMomentum : 0.0;
+    return torch::batch_norm(x, aux_weight, aux_bias, aux_running_mean, aux_running_var, is_training(), momentum, kEps,
                              at::globalContext().userEnabledCuDNN());
   }
   if (!is_training()) {
@@ -47,10 +45,11 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
     torch::NoGradGuard no_grad;
     num_batches_tracked.add_(1);
   }
-  // Without running tensors batch_norm normalises with batch statistics and updates nothing.
-  const bool update = mode == BatchNormMode::Normal;
-  return torch::batch_norm(x, weight, bias, update ? running_mean : torch::Tensor(), update ? running_var : torch::Tensor(),
-                           true, kMomentum, kEps, at::globalContext().userEnabledCuDNN());
+  // Frozen: momentum 0 leaves the running statistics exactly as they were ((1-0)·r + 0·batch
+  // = r) while taking the same fast kernel as a normal training forward.
+  const double momentum = mode == BatchNormMode::Normal ? kMomentum : 0.0;
+  return torch::batch_norm(x, weight, bias, running_mean, running_var, true, momentum, kEps,
+                           at::globalContext().userEnabledCuDNN());
 }
 
 }  // namespace hexa::models
