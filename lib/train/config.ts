@@ -124,7 +124,7 @@ export const EMBEDDED_DEFAULT: Partial<TrainConfig> = {
   trainSubset: 10000,
   arch: 'resnet18',
   width: 16,
-  epochs: 3,
+  epochs: 2,
   // A short budget learns faster with more, smaller steps, a sharper temperature and more
   // weight decay than the 200-epoch recipe (measured on MoCo-v2, 2 epochs of 10k images:
   // kNN +6.4 points over the untrained network with these, +1.2 with the recipe's values).
@@ -132,6 +132,11 @@ export const EMBEDDED_DEFAULT: Partial<TrainConfig> = {
   lr: 0.12,
   temperature: 0.1,
   weightDecay: 5e-4,
+  // Milder hard views than the 200-epoch defaults (ε 8/255, T 2, weights 1): at this budget
+  // those left the trained network below the untrained one (24.3% vs 27.9% kNN), these end
+  // above it (31.7% vs 27.9%) and one PGD step makes each iteration ~20% cheaper.
+  adversarial: { eps: 4 / 255, stepSize: 2 / 255, steps: 1, randomStart: true, auxBN: false, weight: 0.5 },
+  cutmix: { alpha: 1, weight: 0.5 },
   knnEvery: 0,
   knnSubset: 0,
   out: 'runs/hexa-default',
