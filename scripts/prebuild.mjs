@@ -14,9 +14,9 @@ import { PACKAGE_ROOT } from './libtorch.mjs';
 export function prebuild(variant) {
   const tuple = `${process.platform}-${process.arch}`;
   const dest = path.join(VARIANT_DIRS[variant].root, 'prebuilds', tuple);
-  // A build folder of its own, so a prebuild never replaces the development build.
-  const out = path.join(PACKAGE_ROOT, `build-prebuild-${variant}`);
-  const node = build({ variant, out });
+  // The variant's own build folder (same RPATH depth as the prebuild folder): after an
+  // install has built from source, the prebuild is a no-op rebuild plus a copy.
+  const node = build({ variant });
   fs.rmSync(dest, { recursive: true, force: true });
   fs.mkdirSync(dest, { recursive: true });
   fs.copyFileSync(node, path.join(dest, 'node.napi.node'));

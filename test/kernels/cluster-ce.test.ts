@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { cuda, type Device, type DType, Generator, kernels, type Tensor, tensor } from '../../lib/index.js';
 import { maxRelError, torchReference } from '../support/torch-reference.js';
-import { asRef, hasNaN, normwiseError, poisoned, TOL, unitRows } from './helpers.js';
+import { refOf, hasNaN, normwiseError, poisonedOn, tolerance, unitRows } from '../support/kernel-checks.js';
 
 interface Case {
   name: string;
@@ -84,18 +84,18 @@ async function checkAgainstTorch(dtype: DType, device: Device): Promise<void> {
     inputs[`${c.name}_p`] = await unitRows([c.k, c.c], dtype, gen, device);
     inputs[`${c.name}_t`] = await targetsFor(c, dtype, device, 100 + i);
   }
-  const refIn = Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([k, t]) => [k, await asRef(t)])));
+  const refIn = Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([k, t]) => [k, await refOf(t)])));
   const ref = torchReference(REFERENCE(CASES), refIn);
   for (const c of CASES) {
     const z = inputs[`${c.name}_z`], p = inputs[`${c.name}_p`], t = inputs[`${c.name}_t`];
-    const out = await poisoned([c.n, c.c], dtype, device);
+    const out = await poisonedOn([c.n, c.c], dtype, device);
     const r = await kernels.clusterCE(z, p, t, { temperature: c.tau, grad: true, out });
     expect(r.gradZ).toBe(out);
     const loss = await r.loss.data();
     const grad = await r.gradZ!.data();
     expect(hasNaN(grad), `${c.name}: gradZ fully written`).toBe(false);
-    expect(maxRelError(loss, ref[`${c.name}_loss`].data), `${c.name} loss`).toBeLessThan(TOL[dtype]);
-    expect(normwiseError(grad, ref[`${c.name}_grad`].data), `${c.name} gradZ`).toBeLessThan(TOL[dtype]);
+    expect(maxRelError(loss, ref[`${c.name}_loss`].data), `${c.name} loss`).toBeLessThan(tolerance(dtype));
+    expect(normwiseError(grad, ref[`${c.name}_grad`].data), `${c.name} gradZ`).toBeLessThan(tolerance(dtype));
     if (dtype === 'float64') {
       expect(maxRelError(grad, ref[`${c.name}_grad`].data, 1e-12), `${c.name} gradZ elementwise`).toBeLessThan(1e-6);
       if (c.n * c.c <= 600) expect(ref[`${c.name}_gradcheck`].data[0]).toBe(1);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { cuda, type Device, type DType, Generator, kernels, type Tensor, tensor } from '../../lib/index.js';
 import { maxRelError, torchReference } from '../support/torch-reference.js';
-import { asRef, hasNaN, normwiseError, poisoned, TOL, unitRows } from './helpers.js';
+import { refOf, hasNaN, normwiseError, poisonedOn, tolerance, unitRows } from '../support/kernel-checks.js';
 
 interface Case {
   name: string;
@@ -97,19 +97,19 @@ async function checkAgainstTorch(dtype: DType, device: Device): Promise<void> {
       inputs[`${c.name}_t`] = device === 'cpu' ? t : await t.to(device);
     }
   }
-  const refInputs = Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([k, t]) => [k, await asRef(t)])));
+  const refInputs = Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([k, t]) => [k, await refOf(t)])));
   const ref = torchReference(REFERENCE(CASES), refInputs);
   for (const c of CASES) {
     const q = inputs[`${c.name}_q`], k = inputs[`${c.name}_k`], queue = inputs[`${c.name}_queue`];
-    const out = await poisoned([c.n, c.c], dtype, device);
+    const out = await poisonedOn([c.n, c.c], dtype, device);
     const r = await kernels.infoNCE(q, k, queue, { temperature: c.tau, targets: inputs[`${c.name}_t`], grad: true, out });
     expect(r.loss.shape).toEqual([]);
     expect(r.gradQ).toBe(out);
     const loss = await r.loss.data();
     const grad = await r.gradQ!.data();
     expect(hasNaN(grad), `${c.name}: gradQ fully written`).toBe(false);
-    expect(maxRelError(loss, ref[`${c.name}_loss`].data), `${c.name} loss`).toBeLessThan(TOL[dtype]);
-    expect(normwiseError(grad, ref[`${c.name}_grad`].data), `${c.name} gradQ`).toBeLessThan(TOL[dtype]);
+    expect(maxRelError(loss, ref[`${c.name}_loss`].data), `${c.name} loss`).toBeLessThan(tolerance(dtype));
+    expect(normwiseError(grad, ref[`${c.name}_grad`].data), `${c.name} gradQ`).toBeLessThan(tolerance(dtype));
     if (dtype === 'float64') {
       // Element-wise too, at 1e-6 relative (floor 1e-12 for exact zeros).
       expect(maxRelError(grad, ref[`${c.name}_grad`].data, 1e-12), `${c.name} gradQ elementwise`).toBeLessThan(1e-6);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { cuda, type Device, type DType, Generator, kernels, type Tensor, tensor } from '../../lib/index.js';
 import { maxRelError, torchReference } from '../support/torch-reference.js';
-import { asRef, hasNaN, normwiseError, poisoned, TOL, unitRows } from './helpers.js';
+import { refOf, hasNaN, normwiseError, poisonedOn, tolerance, unitRows } from '../support/kernel-checks.js';
 
 const SHAPES: Array<[number, number, number]> = [
   [1, 3, 1],
@@ -26,7 +26,7 @@ async function assignVsTorch(dtype: DType, device: Device): Promise<void> {
     inputs[`x_${n}_${c}_${k}`] = await unitRows([n, c], dtype, gen, device);
     inputs[`c_${n}_${c}_${k}`] = await unitRows([k, c], dtype, gen, device);
   }
-  const refIn = Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([k, t]) => [k, await asRef(t)])));
+  const refIn = Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([k, t]) => [k, await refOf(t)])));
   const ref = torchReference(
     `
 for name in [k for k in inp if k.startswith('x_')]:
@@ -40,14 +40,14 @@ for name in [k for k in inp if k.startswith('x_')]:
   for (const [n, c, k] of SHAPES) {
     const key = `${n}_${c}_${k}`;
     const x = inputs[`x_${key}`], cen = inputs[`c_${key}`];
-    const out = { index: await poisonedIndex(n, device), score: await poisoned([n], dtype, device) };
+    const out = { index: await poisonedIndex(n, device), score: await poisonedOn([n], dtype, device) };
     const r = await kernels.kmeansAssign(x, cen, { out });
     expect(r.index).toBe(out.index);
     const index = Array.from((await r.index.data()) as BigInt64Array, Number);
     const score = await r.score.data();
     expect(hasNaN(score)).toBe(false);
     expect(index, `${key} index`).toEqual(Array.from(ref[`index_${key}`].data));
-    expect(normwiseError(score, ref[`score_${key}`].data), `${key} score`).toBeLessThan(TOL[dtype]);
+    expect(normwiseError(score, ref[`score_${key}`].data), `${key} score`).toBeLessThan(tolerance(dtype));
     // Chunked == unchunked, bit for bit, for several chunk sizes.
     for (const chunkSize of [1, 7, 64, n]) {
       const rc = await kernels.kmeansAssign(x, cen, { chunkSize });
@@ -97,14 +97,14 @@ new = torch.where((counts > 0)[:, None], new, prev.double())
 out['centroids'] = new
 out['counts'] = counts.double()
 `,
-      { x: await asRef(x), a: await asRef(assignment), prev: await asRef(previous) },
+      { x: await refOf(x), a: await refOf(assignment), prev: await refOf(previous) },
     );
-    const out = await poisoned([k, c], dtype, device);
+    const out = await poisonedOn([k, c], dtype, device);
     const r = await kernels.kmeansUpdateCentroids(x, assignment, k, { previous, out });
     expect(r.centroids).toBe(out);
     const cen = await r.centroids.data();
     expect(hasNaN(cen)).toBe(false);
-    expect(maxRelError(cen, ref.centroids.data, 1e-3), `[${n},${c},${k}] centroids`).toBeLessThan(TOL[dtype]);
+    expect(maxRelError(cen, ref.centroids.data, 1e-3), `[${n},${c},${k}] centroids`).toBeLessThan(tolerance(dtype));
     expect(Array.from((await r.counts.data()) as BigInt64Array, Number)).toEqual(Array.from(ref.counts.data));
     const prev = await previous.data();
     const counts = Array.from((await r.counts.data()) as BigInt64Array, Number);

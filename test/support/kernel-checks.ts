@@ -1,8 +1,8 @@
 // Helpers shared by the kernel tests: seeded inputs as Tensor + typed array, poisoned
 // outputs, the reference-array view of a tensor, and error assertions.
 import { expect } from 'vitest';
-import { Generator, rand, tensor, type DType, type Tensor } from '../../lib/index.js';
-import type { RefArray } from './torch-reference.js';
+import { Generator, rand, randn, tensor, type Device, type DType, type Tensor } from '../../lib/index.js';
+import { maxRelError, type RefArray } from './torch-reference.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -26,6 +26,30 @@ export function poisoned(shape: number[], dtype: 'float32' | 'float64'): Tensor 
   return tensor(a, shape, dtype);
 }
 
+/** poisoned() on any device. */
+export async function poisonedOn(shape: number[], dtype: DType, device: Device = 'cpu'): Promise<Tensor> {
+  const t = tensor(new Float64Array(shape.reduce((a, b) => a * b, 1)).fill(Number.NaN), shape, dtype);
+  if (device === 'cpu') return t;
+  const d = await t.to(device);
+  t.dispose();
+  return d;
+}
+
+/** Random rows at unit L2 norm (never zeros), seeded. */
+export async function unitRows(shape: number[], dtype: DType, gen: Generator, device: Device = 'cpu'): Promise<Tensor> {
+  const x = await randn(shape, { dtype, generator: gen, device });
+  const n = await x.normalize(1);
+  x.dispose();
+  return n;
+}
+
+/** Relative error against the largest reference magnitude (for vectors with near-zero entries). */
+export function normwiseError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(Number(expected[i])));
+  return maxRelError(actual, expected, Math.max(scale, 1e-30));
+}
+
 export function ref(a: RefArray['data'], shape: number[]): RefArray {
   return { data: a, shape };
 }
@@ -42,11 +66,13 @@ export async function numbers(t: Tensor): Promise<number[]> {
   return Array.from(await t.data(), Number);
 }
 
-export function countNaN(a: ArrayLike<number>): number {
+export function countNaN(a: ArrayLike<number | bigint>): number {
   let n = 0;
-  for (let i = 0; i < a.length; i++) if (Number.isNaN(a[i])) n++;
+  for (let i = 0; i < a.length; i++) if (Number.isNaN(Number(a[i]))) n++;
   return n;
 }
+
+export const hasNaN = (a: ArrayLike<number | bigint>): boolean => countNaN(a) > 0;
 
 /** fn() throws (synchronously, or by rejecting) an error of `kind` whose message matches `pattern`. */
 export async function expectError(fn: () => unknown, kind: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor, pattern: RegExp): Promise<void> {
@@ -61,4 +87,5 @@ export async function expectError(fn: () => unknown, kind: ErrorConstructor | Ty
 }
 
 export const FLOAT_DTYPES: Array<'float32' | 'float64'> = ['float32', 'float64'];
-export const tolerance = (dtype: DType) => (dtype === 'float64' ? 1e-6 : 1e-5);
+/** Tolerance per dtype: float64 1e-6, float32 1e-5. */
+export const tolerance = (dtype: DType | string) => (dtype === 'float64' ? 1e-6 : 1e-5);
