@@ -134,7 +134,7 @@ export const EMBEDDED_DEFAULT: Partial<TrainConfig> = {
   weightDecay: 5e-4,
   // Milder hard views than the 200-epoch defaults (ε 8/255, T 2, weights 1): at this budget
   // those left the trained network below the untrained one (24.3% vs 27.9% kNN), these end
-  // above it (31.7% vs 27.9%) and one PGD step makes each iteration ~20% cheaper.
+  // above it (32.0% vs 27.9%) and one PGD step makes each iteration ~20% cheaper.
   adversarial: { eps: 4 / 255, stepSize: 2 / 255, steps: 1, randomStart: true, auxBN: false, weight: 0.5 },
   cutmix: { alpha: 1, weight: 0.5 },
   knnEvery: 0,
