@@ -11,9 +11,10 @@ namespace hexa::train::ops {
 
 // InfoNCE (MoCo): logits [q·k⁺, q·queueᵀ]/τ and CE to column 0; with soft `targets`
 // [N, N+K], logits [q·kᵀ, q·queueᵀ]/τ and soft CE. Differentiable w.r.t. q only.
-// `accuracy`, when given, receives the fraction of rows whose top logit is the positive.
+// `accuracy`, when given, receives the fraction of rows whose top logit is the positive, as a
+// 0-dim tensor on q's device (no host sync).
 at::Tensor InfoNCELoss(const at::Tensor& q, const at::Tensor& k, const at::Tensor& queue, double temperature,
-                       const std::optional<at::Tensor>& targets, double* accuracy);
+                       const std::optional<at::Tensor>& targets, at::Tensor* accuracy);
 
 // The attack's start: x0 + U(-eps, eps) clamped to [0, 1], the noise drawn from gen, or x0 +
 // `noise` when given (tests inject it).

@@ -40,7 +40,7 @@ MocoTrainer::MocoTrainer(const MocoOptions& o)
   queue_ = (queue_ / queue_.norm(2, {1}, true)).to(o.device);
 }
 
-at::Tensor MocoTrainer::info_nce(const at::Tensor& q, const at::Tensor& k, double* accuracy) {
+at::Tensor MocoTrainer::info_nce(const at::Tensor& q, const at::Tensor& k, at::Tensor* accuracy) {
   return ops::InfoNCELoss(q, k, queue_, options_.temperature, std::nullopt, accuracy);
 }
 
@@ -77,19 +77,19 @@ StepMetrics MocoTrainer::step(const StepInputs& in, double lr) {
   optimizer_->zero_grad();
   // Each term is backpropagated on its own: the gradients add up to those of the summed
   // loss, and only one term's graph is alive at a time.
-  at::Tensor clean = info_nce(query_->forward(in.viewQ), k, &m.accuracy);
+  // Metrics stay on the device until one copy at the end of the step (one sync, not four).
+  at::Tensor accuracy;
+  at::Tensor clean = info_nce(query_->forward(in.viewQ), k, &accuracy);
   clean.backward();
-  m.lossClean = clean.item<double>();
-  m.loss = m.lossClean;
+  at::Tensor zero = at::zeros({}, clean.options());
+  at::Tensor adv = zero, mix = zero;
   if (options_.adversarial.enabled) {
     at::Tensor xAdv = adversarial_view(in.viewQ, k, in.pgdNoise);
     // The adversarial view's own forward: auxiliary BN (AdvProp) if built, else batch
     // statistics without recording them, so running statistics describe clean images only.
     BatchNormModeGuard mode(options_.encoder.backbone.auxBN ? BatchNormMode::Auxiliary : BatchNormMode::FrozenStats);
-    at::Tensor adv = info_nce(query_->forward(xAdv), k);
+    adv = info_nce(query_->forward(xAdv), k);
     (adv * options_.adversarial.weight).backward();
-    m.lossAdv = adv.item<double>();
-    m.loss += options_.adversarial.weight * m.lossAdv;
   }
   if (options_.cutmix.enabled) {
     ops::CutmixSample sample = in.perm && in.boxes
@@ -98,10 +98,8 @@ StepMetrics MocoTrainer::step(const StepInputs& in, double lr) {
     at::Tensor xMix = ops::ApplyCutmix(in.viewQ, sample.perm, sample.boxes);
     at::Tensor targets = ops::CutmixTargets(sample.lambda, sample.perm, n + options_.queueSize).to(k.options());
     // Logits against every in-batch key plus the queue; soft target λ on i, 1-λ on perm[i].
-    at::Tensor mix = ops::InfoNCELoss(query_->forward(xMix), k, queue_, options_.temperature, targets, nullptr);
+    mix = ops::InfoNCELoss(query_->forward(xMix), k, queue_, options_.temperature, targets, nullptr);
     (mix * options_.cutmix.weight).backward();
-    m.lossMix = mix.item<double>();
-    m.loss += options_.cutmix.weight * m.lossMix;
   }
   optimizer_->step();
   {
@@ -109,6 +107,14 @@ StepMetrics MocoTrainer::step(const StepInputs& in, double lr) {
     ops::MomentumUpdate(keyParams_, queryParams_, options_.keyMomentum);
     queuePtr_ = ops::Enqueue(queue_, k, queuePtr_);
   }
+  at::Tensor metrics = at::stack({clean.detach(), adv.detach(), mix.detach(), accuracy.to(clean.scalar_type())}).to(at::kCPU, at::kDouble);
+  auto v = metrics.accessor<double, 1>();
+  m.lossClean = v[0];
+  m.lossAdv = v[1];
+  m.lossMix = v[2];
+  m.accuracy = v[3];
+  m.loss = m.lossClean + (options_.adversarial.enabled ? options_.adversarial.weight * m.lossAdv : 0) +
+           (options_.cutmix.enabled ? options_.cutmix.weight * m.lossMix : 0);
   return m;
 }
 

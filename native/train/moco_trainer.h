@@ -74,7 +74,7 @@ class MocoTrainer {
   at::Generator& generator() { return generator_; }
 
  private:
-  at::Tensor info_nce(const at::Tensor& q, const at::Tensor& k, double* accuracy = nullptr);
+  at::Tensor info_nce(const at::Tensor& q, const at::Tensor& k, at::Tensor* accuracy = nullptr);
   at::Tensor adversarial_view(const at::Tensor& viewQ, const at::Tensor& k, const std::optional<at::Tensor>& noise);
 
   MocoOptions options_;
