@@ -107,3 +107,12 @@ print(json.dumps({'gbs': 2 * 4 * n / ts[len(ts) // 2] / 1e9}))`;
   if (r.status !== 0) throw new Error(`measureCopyBandwidth failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!).gbs as number;
 }
+
+/** The standalone entry of a benchmark group: environment, copy ceiling, then the group. */
+export async function runGroup(benchmark: (opts: { device: 'cpu'; copyGBs: number }) => Promise<unknown>): Promise<void> {
+  const device = (process.argv[2] ?? 'cpu') as 'cpu';
+  console.log(environment());
+  const copyGBs = await measureCopyBandwidth(device);
+  console.log(`copy bandwidth: ${copyGBs.toFixed(1)} GB/s`);
+  await benchmark({ device, copyGBs });
+}

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Device, Generator, info, kernels, rand, randn, type Tensor, zeros } from '../../lib/index.js';
-import { environment, measureCopyBandwidth, printTable, type Row, runPeer, type Timing, time } from '../harness.js';
+import { printTable, runGroup, type Row, runPeer, type Timing, time } from '../harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const EPS = 8 / 255, STEP = 2 / 255;
@@ -131,10 +131,4 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const device = (process.argv[2] ?? 'cpu') as Device;
-  console.log(environment());
-  const copyGBs = await measureCopyBandwidth(device);
-  console.log(`copy bandwidth: ${copyGBs.toFixed(1)} GB/s`);
-  await benchmark({ device, copyGBs });
-}
+if (import.meta.url === `file://${process.argv[1]}`) await runGroup(benchmark);

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Device, Generator, info, kernels, randn, type Tensor, zeros } from '../../lib/index.js';
-import { environment, measureCopyBandwidth, printTable, type Row, runPeer, type Timing, time } from '../harness.js';
+import { printTable, runGroup, type Row, runPeer, type Timing, time } from '../harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -57,10 +57,4 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const device = (process.argv[2] ?? 'cpu') as Device;
-  console.log(environment());
-  const copyGBs = await measureCopyBandwidth(device);
-  console.log(`copy bandwidth: ${copyGBs.toFixed(1)} GB/s`);
-  await benchmark({ device, copyGBs });
-}
+if (import.meta.url === `file://${process.argv[1]}`) await runGroup(benchmark);
