@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { ImageDataset } from './index.js';
 import { readVerified } from './checksum.js';
 import { MemoryDataset } from './memory-dataset.js';
-import { checkBoolean, checkChoice, checkOptions, checkString } from './validate.js';
+import { checkBoolean, checkChoice, checkInteger, checkOptions, checkString } from './validate.js';
 
 const IMAGES_PER_FILE = 10000;
 const IMAGE_BYTES = 3 * 32 * 32;
@@ -53,6 +53,11 @@ export interface Cifar10Options {
   dir?: string;
   /** Check every file's MD5 (about 0.2 s per 30 MB file). Sizes are always checked. Default true. */
   verify?: boolean;
+  /**
+   * Only the split's first `firstImages` images (0 = all): only the files holding them are
+   * read and checked, so a short run on the first 10000 images reads one file, not five.
+   */
+  firstImages?: number;
 }
 
 /** The CIFAR-10 folder inside the installed cifar-10 package (an Error saying how to install it). */
@@ -74,6 +79,7 @@ export async function loadCifar10(options?: Cifar10Options): Promise<ImageDatase
   const o = checkOptions<Cifar10Options>(where, 'options', options);
   const split = o.split === undefined ? 'train' : checkChoice(where, 'options.split', o.split, ['train', 'test'] as const);
   const verify = o.verify === undefined ? true : checkBoolean(where, 'options.verify', o.verify);
+  const firstImages = o.firstImages === undefined ? 0 : checkInteger(where, 'options.firstImages', o.firstImages, 0);
   let dir: string;
   let hint: string;
   if (o.dir === undefined) {
@@ -85,11 +91,17 @@ export async function loadCifar10(options?: Cifar10Options): Promise<ImageDatase
     hint = 'options.dir must hold the CIFAR-10 binary-version files (cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, extracted).';
   }
 
-  const names = SPLIT_FILES[split];
-  const [classes, ...buffers] = await Promise.all([
+  const all = SPLIT_FILES[split];
+  const names = firstImages > 0 ? all.slice(0, Math.ceil(firstImages / IMAGES_PER_FILE)) : all;
+  // All files are read in parallel; a failure is reported for the first bad file in order,
+  // whichever read finished first (a deterministic message).
+  const settled = await Promise.allSettled([
     readClassNames(join(dir, 'batches.meta.txt'), hint),
     ...names.map((name) => readVerified(where, { path: join(dir, name), bytes: FILE_BYTES, md5: verify ? FILE_MD5[name] : null }, hint)),
   ]);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [classes, ...buffers] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value);
   const files = buffers as Buffer[];
   for (const [k, buffer] of files.entries()) {
     // With verify off a wrong file of the right size would pass: labels out of range is the
@@ -100,8 +112,9 @@ export async function loadCifar10(options?: Cifar10Options): Promise<ImageDatase
       }
     }
   }
+  const size = Math.min(files.length * IMAGES_PER_FILE, firstImages || Infinity);
   return new MemoryDataset(
-    { name: `cifar10-${split}`, size: files.length * IMAGES_PER_FILE, channels: 3, height: 32, width: 32, classes: classes as string[] },
+    { name: `cifar10-${split}`, size, channels: 3, height: 32, width: 32, classes: classes as string[] },
     (i) => ({ buffer: files[Math.floor(i / IMAGES_PER_FILE)], offset: (i % IMAGES_PER_FILE) * RECORD_BYTES + 1 }),
     (i) => files[Math.floor(i / IMAGES_PER_FILE)][(i % IMAGES_PER_FILE) * RECORD_BYTES],
   );

@@ -94,6 +94,24 @@ describe('loadCifar10', () => {
     await expect(loadCifar10({ dir: join(tmp, 'nowhere') })).rejects.toThrow(/nowhere.*does not exist/);
   });
 
+  it('firstImages reads only the files that hold those images', async () => {
+    // A folder with data_batch_1.bin alone: enough for the first 10000 images, not for 10001.
+    const dir = join(tmp, 'first-file');
+    mkdirSync(dir);
+    symlinkSync(join(packageDir, 'batches.meta.txt'), join(dir, 'batches.meta.txt'));
+    symlinkSync(join(packageDir, 'data_batch_1.bin'), join(dir, 'data_batch_1.bin'));
+    const ds = await loadCifar10({ dir, firstImages: 2500 });
+    expect(ds.size).toBe(2500);
+    const batch1 = readFileSync(join(packageDir, 'data_batch_1.bin'));
+    const b = await ds.batch([2499]);
+    expect(b.labels[0]).toBe(batch1[2499 * RECORD]);
+    expect(Buffer.from(b.images).equals(batch1.subarray(2499 * RECORD + 1, 2500 * RECORD))).toBe(true);
+    expect((await loadCifar10({ dir, firstImages: 10000 })).size).toBe(10000);
+    await expect(loadCifar10({ dir, firstImages: 10001 })).rejects.toThrow(/data_batch_2\.bin is missing/);
+    expect((await loadCifar10({ split: 'test', firstImages: 60000 })).size).toBe(10000); // more than the split: all of it
+    await expect(loadCifar10({ firstImages: -1 })).rejects.toThrow(/options\.firstImages/);
+  });
+
   it('rejects bad options naming the argument', async () => {
     await expect(loadCifar10({ split: 'val' as 'test' })).rejects.toThrow(RangeError);
     await expect(loadCifar10({ split: 'val' as 'test' })).rejects.toThrow(/options\.split/);
