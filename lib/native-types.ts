@@ -57,7 +57,7 @@ export interface StepMetrics {
 
 /** The native MoCo/HEXA_MoCo trainer (native/train/moco_trainer.h). */
 export interface MocoTrainerHandle {
-  step(viewQ: H, viewK: H, lr: number, inject?: { pgdNoise?: H; perm?: H; boxes?: H }): Promise<StepMetrics>;
+  step(viewQ: H, viewK: H, lr: number, options?: { hardViewScale?: number; pgdNoise?: H; perm?: H; boxes?: H }): Promise<StepMetrics>;
   embed(images: H, options?: { key?: boolean }): Promise<H>;
   state(): Promise<Record<string, H>>;
   loadState(state: Record<string, H>): Promise<void>;
@@ -94,6 +94,9 @@ export interface NativeBinding {
   cudaIsBuilt(): boolean;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
+  cudaSynchronize(): Promise<void>;
+  allowTF32(): { matmul: boolean; cudnn: boolean };
+  setAllowTF32(allow: boolean | { matmul?: boolean; cudnn?: boolean }): void;
 
   tensor(data: TypedArrayOf, shape: number[], dtype?: DType): H;
   zeros(shape: number[], options?: CreateOptions): Promise<H>;

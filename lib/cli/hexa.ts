@@ -116,7 +116,7 @@ async function runTrain(argv: string[]): Promise<number> {
   if (result.knnTop1 !== undefined) {
     const rows: Array<[string, number]> = [[`${config.method} (trained)`, result.knnTop1]];
     if (config.baselines) {
-      const trainSet0 = (await openDataset(config.data, 'train', config.imageSize))!;
+      const trainSet0 = (await openDataset(config.data, 'train', config.imageSize, config.trainSubset))!;
       const trainSet = config.trainSubset ? subset(trainSet0, config.trainSubset) : trainSet0;
       const testSet = (await openDataset(config.data, 'test'))!;
       const untrained = await MocoModel.create(config, config.imageSize || trainSet.height);

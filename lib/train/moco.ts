@@ -53,9 +53,12 @@ export interface TrainResult {
   wallSeconds: number;
 }
 
-/** Opens the config's data source: 'cifar10', 'mnist:<folder>', or an image folder. */
-export async function openDataset(spec: string, split: 'train' | 'test', imageSize = 0): Promise<ImageDataset | null> {
-  if (spec === 'cifar10') return loadCifar10({ split });
+/**
+ * Opens the config's data source: 'cifar10', 'mnist:<folder>', or an image folder.
+ * `firstImages` (0 = all) lets a source skip reading what a subset run never uses.
+ */
+export async function openDataset(spec: string, split: 'train' | 'test', imageSize = 0, firstImages = 0): Promise<ImageDataset | null> {
+  if (spec === 'cifar10') return loadCifar10({ split, firstImages });
   if (spec.startsWith('mnist:')) {
     const dir = spec.slice('mnist:'.length);
     const prefix = split === 'train' ? 'train' : 't10k';
@@ -112,15 +115,18 @@ export class MocoModel {
     return x.shape[1] === 3 ? x : cat([x, x, x], 1);
   }
 
-  /** One training step on a batch of uint8 images (two augmented views, then the native step). */
-  async step(images: Tensor, lr: number): Promise<StepMetrics> {
+  /**
+   * One training step on a batch of uint8 images (two augmented views, then the native step).
+   * `hardViewScale` multiplies the hard-view weights; 0 makes it a MoCo-v2 step.
+   */
+  async step(images: Tensor, lr: number, hardViewScale = 1): Promise<StepMetrics> {
     return scope(async () => {
       const x = await this.deviceImages(images);
       const [n, , h, w] = x.shape;
       const s = this.viewSize;
       const viewQ = await applyAugment(x, await sampleAugment(n, h, w, {}, this.augmentGenerator), s, s);
       const viewK = await applyAugment(x, await sampleAugment(n, h, w, {}, this.augmentGenerator), s, s);
-      return this.handle.step(viewQ.handle, viewK.handle, lr);
+      return this.handle.step(viewQ.handle, viewK.handle, lr, { hardViewScale });
     });
   }
 
@@ -274,7 +280,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     const { epochs, device, threads, logEvery, knnEvery, out } = config;
     config = { ...resumeFrom.config, epochs, device, threads, logEvery, knnEvery, out, resume: config.resume };
   }
-  let trainSet = await openDataset(config.data, 'train', config.imageSize);
+  let trainSet = await openDataset(config.data, 'train', config.imageSize, config.trainSubset);
   if (!trainSet) throw new Error(`data: ${config.data} has no training images`);
   if (config.trainSubset) trainSet = subset(trainSet, config.trainSubset);
   if (trainSet.size < config.batchSize) {
@@ -317,7 +323,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       for await (const batch of loader.tensors(epoch, { startStep: epochStep })) {
         const globalStep = epoch * stepsPerEpoch + batch.step;
         const lr = cosineWithWarmup(globalStep, totalSteps, baseLr, config.warmupEpochs * stepsPerEpoch);
-        const m = await model.step(batch.images, lr);
+        const m = await model.step(batch.images, lr, epoch >= config.hardViewStartEpoch ? 1 : 0);
         imagesSeen += batch.images.shape[0];
         lossSum += m.loss;
         lossCount++;

@@ -127,7 +127,8 @@ std::shared_ptr<SharedTrainer> MocoTrainerHandle::get(const char* fn) const {
   return shared_;
 }
 
-// step(viewQ, viewK, lr, inject?: { pgdNoise?, perm?, boxes? }) -> Promise<metrics>
+// step(viewQ, viewK, lr, options?: { hardViewScale?, pgdNoise?, perm?, boxes? }) -> Promise<metrics>
+// (pgdNoise, perm and boxes inject the step's randomness, for tests)
 Napi::Value MocoTrainerHandle::Step(const Napi::CallbackInfo& info) {
   return Protect(info, "MocoTrainer.step", [&]() -> Napi::Value {
     Args a(info, "MocoTrainer.step");
@@ -141,17 +142,18 @@ Napi::Value MocoTrainerHandle::Step(const Napi::CallbackInfo& info) {
     if (in.viewQ.sizes() != in.viewK.sizes()) ThrowRangeError("MocoTrainer.step: viewQ and viewK must have the same shape");
     double lr = a.number(2, "lr");
     if (lr < 0) a.rangeError("lr", "a finite number >= 0", a.at(2));
-    Options inject(a, 3, "inject");
+    Options inject(a, 3, "options");
+    in.hardViewScale = inject.number("hardViewScale", 1.0, 0, 1e6);
     in.pgdNoise = inject.tensor("pgdNoise");
     in.perm = inject.tensor("perm");
     in.boxes = inject.tensor("boxes");
     const int64_t n = in.viewQ.size(0);
-    if (in.pgdNoise && in.pgdNoise->sizes() != in.viewQ.sizes()) ThrowRangeError("MocoTrainer.step: inject.pgdNoise must have viewQ's shape");
-    if (in.perm.has_value() != in.boxes.has_value()) ThrowTypeError("MocoTrainer.step: inject.perm and inject.boxes go together");
-    if (in.perm && (in.perm->dim() != 1 || in.perm->size(0) != n)) ThrowRangeError("MocoTrainer.step: inject.perm must be [N]");
+    if (in.pgdNoise && in.pgdNoise->sizes() != in.viewQ.sizes()) ThrowRangeError("MocoTrainer.step: options.pgdNoise must have viewQ's shape");
+    if (in.perm.has_value() != in.boxes.has_value()) ThrowTypeError("MocoTrainer.step: options.perm and inject.boxes go together");
+    if (in.perm && (in.perm->dim() != 1 || in.perm->size(0) != n)) ThrowRangeError("MocoTrainer.step: options.perm must be [N]");
     if (in.boxes && (in.boxes->dim() != 2 || in.boxes->size(0) != n || in.boxes->size(1) != 4))
-      ThrowRangeError("MocoTrainer.step: inject.boxes must be [N, 4]");
-    if (opts.cutmix.enabled && n < 2) ThrowRangeError("MocoTrainer.step: a CutMix step needs a batch of at least 2, got 1");
+      ThrowRangeError("MocoTrainer.step: options.boxes must be [N, 4]");
+    if (opts.cutmix.enabled && in.hardViewScale > 0 && n < 2) ThrowRangeError("MocoTrainer.step: a CutMix step needs a batch of at least 2, got 1");
     return RunAsync(
         a.env(), "MocoTrainer.step",
         [shared, in, lr] {

@@ -63,7 +63,11 @@ at::Tensor MocoTrainer::adversarial_view(const at::Tensor& viewQ, const at::Tens
 
 StepMetrics MocoTrainer::step(const StepInputs& in, double lr) {
   const int64_t n = in.viewQ.size(0);
-  TORCH_CHECK(n >= 2 || !options_.cutmix.enabled, "a CutMix step needs a batch of at least 2");
+  const bool adversarialOn = options_.adversarial.enabled && in.hardViewScale > 0;
+  const bool cutmixOn = options_.cutmix.enabled && in.hardViewScale > 0;
+  const double advWeight = options_.adversarial.weight * in.hardViewScale;
+  const double mixWeight = options_.cutmix.weight * in.hardViewScale;
+  TORCH_CHECK(n >= 2 || !cutmixOn, "a CutMix step needs a batch of at least 2");
   StepMetrics m;
   m.lr = lr;
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
@@ -83,15 +87,15 @@ StepMetrics MocoTrainer::step(const StepInputs& in, double lr) {
   clean.backward();
   at::Tensor zero = at::zeros({}, clean.options());
   at::Tensor adv = zero, mix = zero;
-  if (options_.adversarial.enabled) {
+  if (adversarialOn) {
     at::Tensor xAdv = adversarial_view(in.viewQ, k, in.pgdNoise);
     // The adversarial view's own forward: auxiliary BN (AdvProp) if built, else batch
     // statistics without recording them, so running statistics describe clean images only.
     BatchNormModeGuard mode(options_.encoder.backbone.auxBN ? BatchNormMode::Auxiliary : BatchNormMode::FrozenStats);
     adv = info_nce(query_->forward(xAdv), k);
-    (adv * options_.adversarial.weight).backward();
+    (adv * advWeight).backward();
   }
-  if (options_.cutmix.enabled) {
+  if (cutmixOn) {
     ops::CutmixSample sample = in.perm && in.boxes
         ? ops::CutmixSample{in.perm->to(at::kLong), in.boxes->to(at::kLong), ops::CutmixLambda(*in.boxes, in.viewQ.size(2), in.viewQ.size(3))}
         : ops::SampleCutmixBoxes(n, in.viewQ.size(2), in.viewQ.size(3), options_.cutmix.alpha, generator_);
@@ -99,7 +103,7 @@ StepMetrics MocoTrainer::step(const StepInputs& in, double lr) {
     at::Tensor targets = ops::CutmixTargets(sample.lambda, sample.perm, n + options_.queueSize).to(k.options());
     // Logits against every in-batch key plus the queue; soft target λ on i, 1-λ on perm[i].
     mix = ops::InfoNCELoss(query_->forward(xMix), k, queue_, options_.temperature, targets, nullptr);
-    (mix * options_.cutmix.weight).backward();
+    (mix * mixWeight).backward();
   }
   optimizer_->step();
   {
@@ -113,8 +117,7 @@ StepMetrics MocoTrainer::step(const StepInputs& in, double lr) {
   m.lossAdv = v[1];
   m.lossMix = v[2];
   m.accuracy = v[3];
-  m.loss = m.lossClean + (options_.adversarial.enabled ? options_.adversarial.weight * m.lossAdv : 0) +
-           (options_.cutmix.enabled ? options_.cutmix.weight * m.lossMix : 0);
+  m.loss = m.lossClean + (adversarialOn ? advWeight * m.lossAdv : 0) + (cutmixOn ? mixWeight * m.lossMix : 0);
   return m;
 }
 

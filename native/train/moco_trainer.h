@@ -48,6 +48,9 @@ struct StepInputs {
   std::optional<at::Tensor> pgdNoise;   // [N,3,H,W] in [-eps, eps]: the random start
   std::optional<at::Tensor> perm;       // int64 [N]
   std::optional<at::Tensor> boxes;      // int64 [N,4] (y0, x0, y1, x1), half-open
+  // Multiplies both hard-view weights for this step; 0 skips the hard views entirely (a
+  // MoCo-v2 step), which is how a run starts them late (TrainConfig.hardViewStartEpoch).
+  double hardViewScale = 1.0;
 };
 
 struct StepMetrics {
