@@ -3,7 +3,7 @@
 // is done, including a CUDA sync when asked), report the median and the IQR, fixed threads.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { info } from '../lib/index.js';
+import { cuda, info } from '../lib/index.js';
 import { pythonEnv } from '../test/support/torch-reference.js';
 
 export interface Timing {
@@ -18,15 +18,23 @@ export function summarize(samplesMs: number[]): Timing {
   return { medianMs: q(0.5), iqrMs: q(0.75) - q(0.25), samples: s.length };
 }
 
-/** Times an async function: `warmup` untimed runs, then runs until `minMs` and `minIters` are both reached. */
-export async function time(fn: () => Promise<unknown>, opts: { warmup?: number; minIters?: number; minMs?: number; maxIters?: number } = {}): Promise<Timing> {
+/**
+ * Times an async function: `warmup` untimed runs, then runs until `minMs` and `minIters` are
+ * both reached. On a CUDA `device` every run ends with cuda.synchronize() (our ops resolve
+ * once their GPU work is queued), as the Python peers call torch.cuda.synchronize().
+ */
+export async function time(
+  fn: () => Promise<unknown>,
+  opts: { warmup?: number; minIters?: number; minMs?: number; maxIters?: number; device?: string } = {},
+): Promise<Timing> {
   const { warmup = 3, minIters = 10, minMs = 500, maxIters = 200 } = opts;
-  for (let i = 0; i < warmup; i++) await fn();
+  const run = opts.device?.startsWith('cuda') ? async () => (await fn(), await cuda.synchronize()) : fn;
+  for (let i = 0; i < warmup; i++) await run();
   const samples: number[] = [];
   const start = performance.now();
   while (samples.length < maxIters && (samples.length < minIters || performance.now() - start < minMs)) {
     const t0 = performance.now();
-    await fn();
+    await run();
     samples.push(performance.now() - t0);
   }
   return summarize(samples);

@@ -47,4 +47,17 @@ export const cuda = {
   /** Whether a CUDA device can be used now (built with CUDA, a driver and a GPU present). */
   isAvailable: (): boolean => native().cudaIsAvailable(),
   deviceCount: (): number => native().cudaDeviceCount(),
+  /**
+   * Waits, off the event loop, until all queued CUDA work has finished (torch.cuda.synchronize).
+   * hexa-torch's ops resolve once their GPU work is queued, so time GPU work around this.
+   */
+  synchronize: (): Promise<void> => native().cudaSynchronize(),
+  /**
+   * Whether float32 matrix products (cuBLAS) and convolutions (cuDNN) may use TF32 tensor
+   * cores (about 1e-3 relative error, much faster): LibTorch's defaults are matmul off, cuDNN on,
+   * as torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32.
+   */
+  allowTF32: (): { matmul: boolean; cudnn: boolean } => native().allowTF32(),
+  /** Sets both TF32 switches, or the ones named (process-wide); false gives full float32 precision on the GPU. */
+  setAllowTF32: (allow: boolean | { matmul?: boolean; cudnn?: boolean }): void => native().setAllowTF32(allow),
 };

@@ -3,7 +3,7 @@
 // colorsys for hue, torch conv for blur).
 import { describe, expect, it } from 'vitest';
 import { applyAugment, sampleAugment, type AugmentParams } from '../lib/augment/index.js';
-import { Generator, rand, tensor, Tensor } from '../lib/index.js';
+import { cuda, Generator, rand, tensor, Tensor } from '../lib/index.js';
 import { maxRelError, torchReference } from './support/torch-reference.js';
 
 async function params(n: number, crop: number[][], rest: Partial<{ flip: number[]; jitter: number[][]; gray: number[]; sigma: number[] }> = {}): Promise<AugmentParams> {
@@ -142,5 +142,21 @@ out['y'] = torch.stack(res)`,
     await expect(applyAugment(x, p, 8, 8)).rejects.toThrow(/params.crop does not match the batch of 2/);
     await expect(applyAugment(await rand([2, 1, 8, 8]), p, 8, 8)).rejects.toThrow(/images must be a \[N, 3, H, W\] Tensor/);
     await expect(applyAugment(x, {} as AugmentParams, 8, 8)).rejects.toThrow(/params.crop must be a Tensor from sampleAugment/);
+  });
+
+  it.skipIf(!cuda.isAvailable())('applies the same augmentation on cuda as on the cpu, uint8 in, every step on (skipped when no CUDA device: needs a GPU)', async () => {
+    const g = new Generator(5);
+    const n = 16, h = 32, w = 32;
+    const x = await (await rand([n, 3, h, w], { generator: g })).mul(255);
+    const u8 = await x.to('uint8');
+    // Every sampled step with probability 1 where it is random, scaled crops of all sizes.
+    const p = await sampleAugment(n, h, w, { jitterP: 1, grayscaleP: 0.5, blurP: 1 }, g);
+    const cpu = (await (await applyAugment(u8, p, 24, 24)).data()) as Float32Array;
+    const gpuOut = await applyAugment(await u8.to('cuda'), p, 24, 24);
+    expect(gpuOut.device).toBe('cuda:0');
+    const gpu = (await gpuOut.data()) as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(cpu[i] - gpu[i]));
+    expect(worst).toBeLessThan(1e-4); // float32 pixels in [0, 1]: rounding of the bilinear and blur sums
   });
 });

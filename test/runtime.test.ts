@@ -38,3 +38,27 @@ it('setNumThreads validates and applies', () => {
   expect(() => setNumThreads(0)).toThrow(RangeError);
   expect(() => setNumThreads('2' as never)).toThrow(TypeError);
 });
+
+it('TF32 switches start at LibTorch defaults (matmul off, cuDNN on), set together or one by one, and validate', () => {
+  const before = cuda.allowTF32();
+  expect(before).toEqual({ matmul: false, cudnn: true });
+  try {
+    cuda.setAllowTF32(false);
+    expect(cuda.allowTF32()).toEqual({ matmul: false, cudnn: false });
+    cuda.setAllowTF32({ matmul: true });
+    expect(cuda.allowTF32()).toEqual({ matmul: true, cudnn: false });
+    expect(() => cuda.setAllowTF32('yes' as never)).toThrow(/cuda.setAllowTF32: allow must be a boolean or \{ matmul\?, cudnn\? \}, got/);
+    expect(() => cuda.setAllowTF32({ cudnn: 1 } as never)).toThrow(TypeError);
+  } finally {
+    cuda.setAllowTF32(before);
+  }
+  expect(cuda.allowTF32()).toEqual(before);
+});
+
+it('cuda.synchronize resolves after queued GPU work (at once without a GPU)', async () => {
+  const x = await rand([512, 512], cuda.isAvailable() ? { device: 'cuda' } : {});
+  const y = await x.matmul(x); // queued on the GPU; the promise resolves before it has run
+  await expect(cuda.synchronize()).resolves.toBeUndefined();
+  expect(y.shape).toEqual([512, 512]);
+  for (const t of [x, y]) t.dispose();
+});

@@ -77,19 +77,19 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     const xa = await kernels.pgdInit(xc, { eps: 0.05, generator: gen });
     const g = await randn(shape, { generator: gen, device });
     const out = await zeros(shape, { device });
-    const linfOut = await time(() => kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP, out }));
+    const linfOut = await time(() => kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP, out }), { device });
     rows.push(row('pgdStep linf (out)', label, linfOut, peers, `pgd-linf-eager/${key}`, bytes4));
-    const linfInplace = await time(() => kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP, inplace: true }));
+    const linfInplace = await time(() => kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP, inplace: true }), { device });
     rows.push(row('pgdStep linf (inplace)', label, linfInplace, peers, `pgd-linf-inplace/${key}`, bytes4));
-    const l2 = await time(() => kernels.pgdStep(xa, xc, g, { eps: 10 * EPS, stepSize: 10 * STEP, norm: 'l2', out }));
+    const l2 = await time(() => kernels.pgdStep(xa, xc, g, { eps: 10 * EPS, stepSize: 10 * STEP, norm: 'l2', out }), { device });
     rows.push(row('pgdStep l2 (out)', label, l2, peers, `pgd-l2-eager/${key}`, bytes4));
 
     const layout = await kernels.sampleCutmix(n, h, w, { generator: gen });
     const bytes2 = 2 * numel(shape) * 4; // read the batch, write the batch
-    const cut = await time(() => kernels.cutmix(xc, { ...layout, out }));
+    const cut = await time(() => kernels.cutmix(xc, { ...layout, out }), { device });
     rows.push(row('cutmix (out)', label, cut, peers, `cutmix-loop/${key}`, bytes2));
     rows.push(row('cutmix (out)', label, cut, peers, `cutmix-vectorised/${key}`, bytes2));
-    const cutInplace = await time(() => kernels.cutmix(out, { ...layout, inplace: true }));
+    const cutInplace = await time(() => kernels.cutmix(out, { ...layout, inplace: true }), { device });
     rows.push({ kernel: 'cutmix (inplace: moves box pixels only)', shape: label, ours: cutInplace });
     for (const t of [xc, xa, g, out, layout.boxes, layout.perm, layout.lambda]) t.dispose();
   }
@@ -101,7 +101,7 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
       target.push(await rand(s, { generator: gen, device }));
       source.push(await rand(s, { generator: gen, device }));
     }
-    const ours = await time(() => kernels.momentumUpdate(target, source, 0.999));
+    const ours = await time(() => kernels.momentumUpdate(target, source, 0.999), { device });
     const label = `${name}: ${shapes.length} tensors, ${(total / 1e6).toFixed(2)}M`;
     for (const peer of ['momentum-loop', 'momentum-foreach-lerp', 'momentum-foreach-mul-add'])
       rows.push(row('momentumUpdate', label, ours, peers, `${peer}/${name}`, 3 * 4 * total));
@@ -115,7 +115,7 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     let ptr = K - N / 2; // starts at a wrap, then walks the ring
     const ours = await time(async () => {
       ptr = await kernels.enqueue(queue, keys, ptr);
-    });
+    }, { device });
     rows.push(row('enqueue', `K=${K} C=${C} N=${N}`, ours, peers, `enqueue/${K}x${C}+${N}`, 2 * 4 * N * C));
     queue.dispose();
     keys.dispose();

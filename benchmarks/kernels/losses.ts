@@ -36,7 +36,7 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     const ours = await time(async () => {
       const r = await kernels.infoNCE(q, k, queue, { temperature: 0.2, grad: true, out });
       r.loss.dispose();
-    });
+    }, { device });
     // Minimum traffic: read q, k, queue once; write gradQ (the logits buffer is extra).
     const bytes = 4 * (2 * N * C + K * C + N * C);
     rows.push(...peerRows('infoNCE fwd+bwd', `N=${N} C=${C} K=${K}`, ours, peer[`infonce_${K}`], bytes));
@@ -48,7 +48,7 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     const x = await unit([N, C], gen, device), c = await unit([K, C], gen, device);
     const r0 = await kernels.kmeansAssign(x, c);
     const out = { index: r0.index, score: r0.score };
-    const ours = await time(() => kernels.kmeansAssign(x, c, { out }), { warmup: 2, minIters: 5 });
+    const ours = await time(() => kernels.kmeansAssign(x, c, { out }), { warmup: 2, minIters: 5, device });
     rows.push(...peerRows('kmeansAssign', `N=${N} K=${K} C=${C}`, ours, peer.kmeans_assign, 4 * (N * C + K * C) + 12 * N));
     for (const t of [x, c, out.index, out.score]) t.dispose();
   }

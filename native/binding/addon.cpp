@@ -43,6 +43,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<CudaIsBuilt>(env, exports, "cudaIsBuilt");
   Export<CudaIsAvailable>(env, exports, "cudaIsAvailable");
   Export<CudaDeviceCount>(env, exports, "cudaDeviceCount");
+  Export<CudaSynchronize>(env, exports, "cudaSynchronize");
+  Export<AllowTF32>(env, exports, "allowTF32");
+  Export<SetAllowTF32>(env, exports, "setAllowTF32");
 
   // tensors
   Export<FromTypedArray>(env, exports, "tensor");

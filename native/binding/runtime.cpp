@@ -4,12 +4,15 @@
 #include "binding/async_work.h"
 #include "binding/handles.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Generator.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 
 #ifdef HEXA_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
 #endif
 
 namespace hexa::binding {
@@ -75,6 +78,58 @@ Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) { return Napi::Boole
 
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(DeviceCount()));
+}
+
+// cudaSynchronize() -> Promise<void>: waits (off the event loop) until every CUDA kernel queued
+// so far has finished, as torch.cuda.synchronize(). Our ops resolve once their work is queued,
+// like PyTorch's, so timing GPU work needs this. Resolves at once without CUDA devices.
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  return Protect(info, "cuda.synchronize", [&]() -> Napi::Value {
+    Args a(info, "cuda.synchronize");
+    return RunAsync(
+        a.env(), "cuda.synchronize",
+        [] {
+#ifdef HEXA_WITH_CUDA
+          for (int64_t i = 0; i < DeviceCount(); ++i) {
+            c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(i));
+            c10::cuda::device_synchronize();
+          }
+#endif
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  });
+}
+
+// allowTF32() -> { matmul, cudnn } and setAllowTF32(allow): whether float32 matrix products
+// (cuBLAS) and convolutions (cuDNN) may use TF32 tensor cores, as
+// torch.backends.cuda.matmul.allow_tf32 / torch.backends.cudnn.allow_tf32. LibTorch's
+// defaults: matmul off, cuDNN on. No effect on the CPU.
+Napi::Value AllowTF32(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("matmul", at::globalContext().allowTF32CuBLAS());
+  out.Set("cudnn", at::globalContext().allowTF32CuDNN());
+  return out;
+}
+
+Napi::Value SetAllowTF32(const Napi::CallbackInfo& info) {
+  Args a(info, "cuda.setAllowTF32");
+  if (info.Length() >= 1 && info[0].IsBoolean()) {
+    const bool allow = info[0].As<Napi::Boolean>().Value();
+    at::globalContext().setAllowTF32CuBLAS(allow);
+    at::globalContext().setAllowTF32CuDNN(allow);
+    return info.Env().Undefined();
+  }
+  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray()) a.typeError("allow", "a boolean or { matmul?, cudnn? }", a.at(0));
+  Napi::Object o = info[0].As<Napi::Object>();
+  for (const char* key : {"matmul", "cudnn"}) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) continue;
+    if (!v.IsBoolean()) a.typeError(std::string("allow.") + key, "a boolean", v);
+    if (std::string(key) == "matmul") at::globalContext().setAllowTF32CuBLAS(v.As<Napi::Boolean>().Value());
+    else at::globalContext().setAllowTF32CuDNN(v.As<Napi::Boolean>().Value());
+  }
+  return info.Env().Undefined();
 }
 
 // manualSeed(n): seeds LibTorch's default generators (CPU and every CUDA device), as torch.manual_seed.

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { knnPredict } from '../../lib/eval/knn.js';
-import { Generator, randn, tensor } from '../../lib/index.js';
+import { cuda, Generator, randn, tensor } from '../../lib/index.js';
 import { torchReference } from '../support/torch-reference.js';
 
 it('kNN predictions equal a PyTorch reference (cosine top-k, exp(sim/τ) votes)', async () => {
@@ -27,4 +27,15 @@ out['pred'] = votes.argmax(1)`,
   await expect(knnPredict(bank, labels, await randn([3, 4]), 5)).rejects.toThrow(/queries must be a \[N, D\] Tensor/);
   await expect(knnPredict(bank, labels, queries, 0)).rejects.toThrow(RangeError);
   await expect(knnPredict(bank, labels, queries, 3)).rejects.toThrow(/bankLabels must lie in \[0, classes\)/);
+});
+
+it.skipIf(!cuda.isAvailable())('kNN predictions on cuda equal those on the cpu (skipped when no CUDA device: needs a GPU)', async () => {
+  const g = new Generator(6);
+  const bank = await randn([1000, 32], { generator: g, dtype: 'float64' });
+  const queries = await randn([300, 32], { generator: g, dtype: 'float64' });
+  const labels = tensor(BigInt64Array.from({ length: 1000 }, (_, i) => BigInt((i * 13) % 10)), [1000]);
+  const cpu = await knnPredict(bank, labels, queries, 10, { k: 200, temperature: 0.1, chunk: 128 });
+  const gpu = await knnPredict(await bank.to('cuda'), await labels.to('cuda'), await queries.to('cuda'), 10, { k: 200, temperature: 0.1, chunk: 128 });
+  expect(gpu.device).toBe('cuda:0');
+  expect(Array.from((await gpu.data()) as BigInt64Array)).toEqual(Array.from((await cpu.data()) as BigInt64Array));
 });

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Generator, rand, tensor, Tensor } from '../../lib/index.js';
+import { cuda, Generator, rand, tensor, Tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { MocoModel } from '../../lib/train/moco.js';
 import { maxRelError, torchReference, type RefArray } from '../support/torch-reference.js';
@@ -17,10 +17,10 @@ async function arr(t: Tensor): Promise<RefArray> {
   return { data: (await t.data()) as RefArray['data'], shape: t.shape };
 }
 
-async function compare(method: 'hexa-moco' | 'moco') {
+async function compare(method: 'hexa-moco' | 'moco', device: 'cpu' | 'cuda' = 'cpu') {
   const n = 6, size = 16, steps = 2, lr = 0.05;
   const config = resolveConfig({
-    method, width: 4, queueSize: 10, // 10 is not a multiple of the batch of 6: the queue wraps
+    method, device, width: 4, queueSize: 10, // 10 is not a multiple of the batch of 6: the queue wraps
     keyMomentum: 0.9, weightDecay: 5e-4, seed: 3,
     adversarial: { eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, weight: 0.7 },
     cutmix: { alpha: 1, weight: 0.6 },
@@ -38,7 +38,8 @@ async function compare(method: 'hexa-moco' | 'moco') {
     const perm = tensor(new BigInt64Array([3n, 0n, 5n, 1n, 2n, 4n]), [n]);
     // Boxes of every kind: inside, touching each border, empty, the whole image.
     const boxes = tensor(new BigInt64Array([2n, 3n, 9n, 12n, 0n, 0n, 5n, 16n, 10n, 10n, 16n, 16n, 4n, 4n, 4n, 9n, 0n, 0n, 16n, 16n, 7n, 1n, 15n, 6n].map((v, i) => (s === 1 && i % 4 === 0 ? v / 2n : v))), [n, 4]);
-    const m = await model.stepViews(viewQ, viewK, lr, { pgdNoise: noise, perm, boxes });
+    const on = (t: Tensor) => (device === 'cpu' ? t : t.to(device));
+    const m = await model.stepViews(await on(viewQ), await on(viewK), lr, { pgdNoise: await on(noise), perm: await on(perm), boxes: await on(boxes) });
     hexaLosses.push([m.loss, m.lossClean, m.lossAdv, m.lossMix]);
     Object.assign(inputs, {
       [`viewQ${s}`]: await arr(viewQ), [`viewK${s}`]: await arr(viewK), [`noise${s}`]: await arr(noise),
@@ -69,7 +70,7 @@ async function compare(method: 'hexa-moco' | 'moco') {
     worstElement = Math.max(worstElement, maxRelError(a, r.data, 1e-3));
     if (err > worst) [worst, worstName] = [err, name];
   }
-  console.log(`${method}: losses ${JSON.stringify(hexaLosses.map((l) => l.map((v) => +v.toFixed(5))))}, worst tensor relative error ${worst.toExponential(2)} (${worstName}), worst element ${worstElement.toExponential(2)}, over ${Object.keys(ref).length - 1} tensors`);
+  console.log(`${method} (${device}): losses ${JSON.stringify(hexaLosses.map((l) => l.map((v) => +v.toFixed(5))))}, worst tensor relative error ${worst.toExponential(2)} (${worstName}), worst element ${worstElement.toExponential(2)}, over ${Object.keys(ref).length - 1} tensors`);
   expect(worst).toBeLessThan(1e-4);
   expect(worstElement).toBeLessThan(1e-3);
   model.dispose();
@@ -78,4 +79,14 @@ async function compare(method: 'hexa-moco' | 'moco') {
 describe('one training iteration equals an independent PyTorch implementation', () => {
   it('HEXA_MoCo: clean + adversarial (PGD, frozen BN) + CutMix terms, SGD, momentum update, enqueue (2 steps)', () => compare('hexa-moco'), 300_000);
   it('MoCo-v2: the same trainer with both hard views off', () => compare('moco'), 300_000);
+  // TF32 off: cuDNN convolutions default to TF32 (~1e-3 relative), which is not float32.
+  it.skipIf(!cuda.isAvailable())('HEXA_MoCo on cuda equals the same reference (TF32 off) (skipped when no CUDA device: needs a GPU)', async () => {
+    const before = cuda.allowTF32();
+    cuda.setAllowTF32(false);
+    try {
+      await compare('hexa-moco', 'cuda');
+    } finally {
+      cuda.setAllowTF32(before);
+    }
+  }, 300_000);
 });

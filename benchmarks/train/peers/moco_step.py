@@ -1,7 +1,7 @@
 # The PyTorch peer of one MoCo-v2 / HEXA_MoCo iteration on given views, written the way a
 # PyTorch user would (vectorised CutMix, PGD with autograd.grad, one backward of the summed
 # loss, torch.optim.SGD, a foreach momentum update). Prints one JSON line of timings.
-#   python moco_step.py <method> <batch> <width> <size> <queue> <iters>
+#   python moco_step.py <method> <batch> <width> <size> <queue> <iters> [device=cpu]
 import json
 import os
 import sys
@@ -14,6 +14,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'te
 from moco_model import Encoder  # noqa: E402
 
 method, n, width, size, K, iters = sys.argv[1], *map(int, sys.argv[2:7])
+device = sys.argv[7] if len(sys.argv) > 7 else 'cpu'
+torch.set_default_device(device)  # every tensor below, the models' too, lives on the device
+sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
 torch.set_num_threads(2)
 torch.manual_seed(0)
 tau, m, eps, alpha = 0.2, 0.99, 8 / 255, 2 / 255
@@ -77,9 +80,11 @@ def step(vq, vk):
 
 vq, vk = torch.rand(n, 3, size, size), torch.rand(n, 3, size, size)
 step(vq, vk)
+sync()
 times = []
 for _ in range(iters):
     t = time.perf_counter()
     step(vq, vk)
+    sync()
     times.append((time.perf_counter() - t) * 1000)
 print(json.dumps({'times_ms': times, 'torch': torch.__version__}))
