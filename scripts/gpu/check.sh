@@ -17,20 +17,20 @@ TESTS="test/kernels test/train/moco-step.test.ts test/train/config.test.ts test/
   stamp "record LibTorch (python3's torch)"
   node --input-type=module -e "const m = await import('./scripts/libtorch.mjs'); const t = m.resolve({ variant: 'cuda' }); m.record(t); console.log(t.version, t.variant, t.root)" || exit 1
   stamp "build the CUDA variant"
-  if ! timeout 420 node scripts/build.mjs --variant cuda > "$OUT/build.log" 2>&1; then
+  if ! timeout 400 node scripts/build.mjs --variant cuda > "$OUT/build.log" 2>&1; then
     grep -m 30 -iE "error|fatal" "$OUT/build.log"; tail -20 "$OUT/build.log"; exit 1
   fi
   tail -2 "$OUT/build.log"
   stamp "linkage"
   node scripts/check-linkage.mjs --variant cuda 2>&1 | tail -4
   stamp "tests"
-  timeout 300 node node_modules/vitest/vitest.mjs run $TESTS > "$OUT/tests.log" 2>&1
+  timeout 200 node node_modules/vitest/vitest.mjs run $TESTS > "$OUT/tests.log" 2>&1
   cp .vitest-report.json "$OUT/vitest-report.json" 2>/dev/null
   grep -E "✗|×|FAIL|Test Files|Tests " "$OUT/tests.log" | head -40
   stamp "benchmarks"
   tsx() { node node_modules/tsx/dist/cli.mjs "$@"; }
-  { timeout 150 tsx benchmarks/kernels/hard-views.ts cuda; timeout 120 tsx benchmarks/kernels/losses.ts cuda; } > "$OUT/bench-kernels.log" 2>&1
-  { timeout 120 tsx benchmarks/train/step.ts 256 64 10 cuda; timeout 60 tsx benchmarks/train/step.ts 64 16 10 cuda; } > "$OUT/bench-step.log" 2>&1
+  { timeout 100 tsx benchmarks/kernels/hard-views.ts cuda; timeout 80 tsx benchmarks/kernels/losses.ts cuda; } > "$OUT/bench-kernels.log" 2>&1
+  timeout 90 tsx benchmarks/train/step.ts 256 64 10 cuda > "$OUT/bench-step.log" 2>&1
   stamp "done"
   grep -E "^\||^#|^[a-z].*\|" "$OUT/bench-kernels.log" | cut -c1-160
   grep -vE "^\s*$" "$OUT/bench-step.log" | cut -c1-160

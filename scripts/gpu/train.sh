@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ -f variants/cuda/build/Release/hexa_torch.node ] || { echo "gpu: no CUDA build here (a fresh machine?): run check.sh first" >&2; exit 3; }
 source scripts/gpu/setup.sh
-BUDGET_S=${BUDGET_S:-100}
+BUDGET_S=${BUDGET_S:-75}
 T0=$(date +%s)
 stamp() { echo "[gpu +$(($(date +%s) - T0))s] $*"; }
 hexa() { node dist/lib/cli/hexa.js "$@"; }
