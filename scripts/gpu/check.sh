@@ -28,9 +28,9 @@ TESTS="test/kernels test/train/moco-step.test.ts test/train/config.test.ts test/
   cp .vitest-report.json "$OUT/vitest-report.json" 2>/dev/null
   grep -E "✗|×|FAIL|Test Files|Tests " "$OUT/tests.log" | head -40
   stamp "benchmarks"
-  tsx() { node node_modules/tsx/dist/cli.mjs "$@"; }
-  { timeout 100 tsx benchmarks/kernels/hard-views.ts cuda; timeout 80 tsx benchmarks/kernels/losses.ts cuda; } > "$OUT/bench-kernels.log" 2>&1
-  timeout 90 tsx benchmarks/train/step.ts 256 64 10 cuda > "$OUT/bench-step.log" 2>&1
+  TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout runs programs
+  { timeout 100 $TSX benchmarks/kernels/hard-views.ts cuda; timeout 80 $TSX benchmarks/kernels/losses.ts cuda; } > "$OUT/bench-kernels.log" 2>&1
+  timeout 90 $TSX benchmarks/train/step.ts 256 64 10 cuda > "$OUT/bench-step.log" 2>&1
   stamp "done"
   grep -E "^\||^#|^[a-z].*\|" "$OUT/bench-kernels.log" | cut -c1-160
   grep -vE "^\s*$" "$OUT/bench-step.log" | cut -c1-160

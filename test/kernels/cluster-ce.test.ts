@@ -130,14 +130,14 @@ describe('kernels.clusterCE vs torch (F.cross_entropy, soft CE, autograd)', () =
     it(`cpu ${dtype}: hard and soft targets, odd shapes, N = 1, K = 1`, async () => {
       await checkAgainstTorch(dtype, 'cpu');
     });
-    it.skipIf(!cuda.isAvailable())(`cuda ${dtype}: same (skipped when no CUDA device: this machine has none)`, async () => {
+    it.skipIf(!cuda.isAvailable())(`cuda ${dtype}: same (skipped when no CUDA device: needs a GPU)`, async () => {
       await checkAgainstTorch(dtype, 'cuda');
     });
   }
   it('cpu: closed form with orthonormal prototypes', async () => {
     await closedForm('cpu');
   });
-  it.skipIf(!cuda.isAvailable())('cuda: closed form (skipped when no CUDA device: this machine has none)', async () => {
+  it.skipIf(!cuda.isAvailable())('cuda: closed form (skipped when no CUDA device: needs a GPU)', async () => {
     await closedForm('cuda');
   });
 });

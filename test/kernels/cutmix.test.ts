@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { cuda, Generator, kernels, type Tensor, tensor } from '../../lib/index.js';
 import { maxRelError, torchReference, type RefArray } from '../support/torch-reference.js';
-import { countNaN, expectError, FLOAT_DTYPES, int64, numbers, poisoned, ref, refOf, seeded } from '../support/kernel-checks.js';
+import { countNaN, expectError, FLOAT_DTYPES, int64, numbers, poisoned, poisonedOn, ref, refOf, seeded } from '../support/kernel-checks.js';
 
 type Mode = 'new' | 'out' | 'inplace';
 // [n, ..., h, w]: odd sizes, batch 1, rank 3 and rank 5.
@@ -27,7 +27,7 @@ async function mix(x: Tensor, layout: { perm: Tensor; boxes: Tensor }, mode: Mod
     return r;
   }
   if (mode === 'out') {
-    const out = poisoned(x.shape, x.dtype as 'float32');
+    const out = await poisonedOn(x.shape, x.dtype, x.device);
     expect(await kernels.cutmix(x, { ...layout, out })).toBe(out);
     return out;
   }

@@ -128,7 +128,7 @@ describe('kernels.infoNCE vs torch (cat + F.cross_entropy, autograd)', () => {
     it(`cpu ${dtype}: loss, gradQ, accuracy on odd shapes, N = 1, soft targets`, async () => {
       await checkAgainstTorch(dtype, 'cpu');
     });
-    it.skipIf(!cuda.isAvailable())(`cuda ${dtype}: same cases (skipped when no CUDA device: this machine has none)`, async () => {
+    it.skipIf(!cuda.isAvailable())(`cuda ${dtype}: same cases (skipped when no CUDA device: needs a GPU)`, async () => {
       await checkAgainstTorch(dtype, 'cuda');
     });
   }
@@ -184,7 +184,7 @@ describe('kernels.infoNCE closed forms', () => {
   it('cpu: orthogonal queue and perfectly correlated embeddings', async () => {
     await closedForms('cpu');
   });
-  it.skipIf(!cuda.isAvailable())('cuda: same (skipped when no CUDA device: this machine has none)', async () => {
+  it.skipIf(!cuda.isAvailable())('cuda: same (skipped when no CUDA device: needs a GPU)', async () => {
     await closedForms('cuda');
   });
 });
@@ -217,7 +217,7 @@ describe('kernels.infoNCE argument errors', () => {
     const wrongOut = tensor(new Float32Array(8), [2, 4]);
     await bad(() => kernels.infoNCE(q, k, queue, { grad: true, out: wrongOut }), RangeError, /options\.out/);
   });
-  it.skipIf(!cuda.isAvailable())('devices differ: TypeError naming the argument (skipped when no CUDA device: this machine has none)', async () => {
+  it.skipIf(!cuda.isAvailable())('devices differ: TypeError naming the argument (skipped when no CUDA device: needs a GPU)', async () => {
     const gen = new Generator(5);
     const q = await unitRows([4, 8], 'float32', gen);
     const k = await unitRows([4, 8], 'float32', gen, 'cuda');

@@ -117,10 +117,12 @@ out['counts'] = counts.double()
       expect(Math.abs(norm - 1), `cluster ${j} unit norm`).toBeLessThan(dtype === 'float64' ? 1e-12 : 1e-6);
     }
     if (k >= 3) expect(counts[0]).toBe(0);
-    // In place (out = previous) gives the same centroids.
+    // In place (out = previous) gives the same centroids: bit for bit on the CPU; on CUDA the
+    // sums are atomic adds in whatever order the threads run, so to rounding.
     const inPlace = await previous.clone();
     await kernels.kmeansUpdateCentroids(x, assignment, k, { previous: inPlace, out: inPlace });
-    expect(Array.from(await inPlace.data())).toEqual(Array.from(cen));
+    if (device === 'cpu') expect(Array.from(await inPlace.data())).toEqual(Array.from(cen));
+    else expect(maxRelError(await inPlace.data(), cen, 1e-3)).toBeLessThan(tolerance(dtype));
   }
 }
 
@@ -150,14 +152,14 @@ describe('kernels.kmeansAssign', () => {
     it(`cpu ${dtype}: equals torch's argmax of x @ c.T, chunked == unchunked`, async () => {
       await assignVsTorch(dtype, 'cpu');
     });
-    it.skipIf(!cuda.isAvailable())(`cuda ${dtype}: same (skipped when no CUDA device: this machine has none)`, async () => {
+    it.skipIf(!cuda.isAvailable())(`cuda ${dtype}: same (skipped when no CUDA device: needs a GPU)`, async () => {
       await assignVsTorch(dtype, 'cuda');
     });
   }
   it('cpu: an exact tie goes to the lowest centroid index', async () => {
     await tieRule('cpu');
   });
-  it.skipIf(!cuda.isAvailable())('cuda: tie rule (skipped when no CUDA device: this machine has none)', async () => {
+  it.skipIf(!cuda.isAvailable())('cuda: tie rule (skipped when no CUDA device: needs a GPU)', async () => {
     await tieRule('cuda');
   });
 });
@@ -167,14 +169,14 @@ describe('kernels.kmeansUpdateCentroids', () => {
     it(`cpu ${dtype}: equals index_add + bincount + normalize; empty clusters keep previous; unit norm`, async () => {
       await updateVsTorch(dtype, 'cpu');
     });
-    it.skipIf(!cuda.isAvailable())(`cuda ${dtype}: same (skipped when no CUDA device: this machine has none)`, async () => {
+    it.skipIf(!cuda.isAvailable())(`cuda ${dtype}: same (skipped when no CUDA device: needs a GPU)`, async () => {
       await updateVsTorch(dtype, 'cuda');
     });
   }
   it('cpu: a 10-iteration k-means loop increases the objective', async () => {
     await kmeansLoop('cpu');
   });
-  it.skipIf(!cuda.isAvailable())('cuda: k-means loop (skipped when no CUDA device: this machine has none)', async () => {
+  it.skipIf(!cuda.isAvailable())('cuda: k-means loop (skipped when no CUDA device: needs a GPU)', async () => {
     await kmeansLoop('cuda');
   });
 });

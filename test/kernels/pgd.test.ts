@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { cuda, Generator, kernels, type Tensor, tensor, zeros } from '../../lib/index.js';
 import { maxRelError, torchReference, type RefArray } from '../support/torch-reference.js';
-import { countNaN, expectError, FLOAT_DTYPES, floatArray, poisoned, ref, seeded, tolerance } from '../support/kernel-checks.js';
+import { countNaN, expectError, FLOAT_DTYPES, floatArray, poisoned, poisonedOn, ref, seeded, tolerance } from '../support/kernel-checks.js';
 
 type Norm = 'linf' | 'l2';
 type Mode = 'new' | 'out' | 'inplace';
@@ -86,7 +86,7 @@ async function runCase(c: Case, x: Inputs): Promise<Tensor> {
     return r;
   }
   if (c.mode === 'out') {
-    const out = poisoned(c.shape, x.xa.dtype as 'float32');
+    const out = await poisonedOn(c.shape, x.xa.dtype, x.xa.device);
     const r = await kernels.pgdStep(x.xa, x.xc, x.g, { ...opts, out });
     expect(r).toBe(out);
     return r;
