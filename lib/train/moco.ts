@@ -131,8 +131,13 @@ export class MocoModel {
   }
 
   /** The native step on views given as they are, with optional injected randomness (tests). */
-  async stepViews(viewQ: Tensor, viewK: Tensor, lr: number, inject?: { pgdNoise?: Tensor; perm?: Tensor; boxes?: Tensor }): Promise<StepMetrics> {
-    const h = inject && Object.fromEntries(Object.entries(inject).map(([k, v]) => [k, handleOf(v)]));
+  async stepViews(
+    viewQ: Tensor,
+    viewK: Tensor,
+    lr: number,
+    inject?: { pgdNoise?: Tensor; perm?: Tensor; boxes?: Tensor; hardViewScale?: number },
+  ): Promise<StepMetrics> {
+    const h = inject && Object.fromEntries(Object.entries(inject).map(([k, v]) => [k, typeof v === 'number' ? v : handleOf(v)]));
     return this.handle.step(handleOf(viewQ), handleOf(viewK), lr, h);
   }
 

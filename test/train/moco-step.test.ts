@@ -79,6 +79,32 @@ async function compare(method: 'hexa-moco' | 'moco', device: 'cpu' | 'cuda' = 'c
 describe('one training iteration equals an independent PyTorch implementation', () => {
   it('HEXA_MoCo: clean + adversarial (PGD, frozen BN) + CutMix terms, SGD, momentum update, enqueue (2 steps)', () => compare('hexa-moco'), 300_000);
   it('MoCo-v2: the same trainer with both hard views off', () => compare('moco'), 300_000);
+  it('a HEXA_MoCo step with hardViewScale 0 (before hardViewStartEpoch) is exactly a MoCo-v2 step', async () => {
+    const n = 6, size = 16;
+    const base = { width: 4, queueSize: 10, seed: 5 };
+    const hexa = await MocoModel.create(resolveConfig({ ...base, method: 'hexa-moco' }), size);
+    const moco = await MocoModel.create(resolveConfig({ ...base, method: 'moco' }), size);
+    const g = new Generator(7);
+    for (let s = 0; s < 2; s++) {
+      const vq = await rand([n, 3, size, size], { generator: g });
+      const vk = await rand([n, 3, size, size], { generator: g });
+      const a = await hexa.stepViews(vq, vk, 0.05, { hardViewScale: 0 });
+      const b = await moco.stepViews(vq, vk, 0.05);
+      expect([a.loss, a.lossAdv, a.lossMix]).toEqual([b.loss, 0, 0]);
+    }
+    const [sa, sb] = [await hexa.state(), await moco.state()];
+    for (const [name, t] of Object.entries(sb)) {
+      if (name.endsWith('generator_state')) continue; // the hard views' generator is never drawn from either way
+      expect(Array.from(await sa[name].data(), Number), name).toEqual(Array.from(await t.data(), Number));
+    }
+    // With the hard views on, the same step differs.
+    const vq = await rand([n, 3, size, size], { generator: g });
+    const on = await hexa.stepViews(vq, vq, 0.05);
+    expect(on.lossAdv).toBeGreaterThan(0);
+    await expect(hexa.stepViews(vq, vq, 0.05, { hardViewScale: -1 })).rejects.toThrow(/hardViewScale/);
+    hexa.dispose();
+    moco.dispose();
+  }, 120_000);
   // TF32 off: cuDNN convolutions default to TF32 (~1e-3 relative), which is not float32.
   it.skipIf(!cuda.isAvailable())('HEXA_MoCo on cuda equals the same reference (TF32 off) (skipped when no CUDA device: needs a GPU)', async () => {
     const before = cuda.allowTF32();
