@@ -142,14 +142,14 @@ Napi::Value MocoTrainerHandle::Step(const Napi::CallbackInfo& info) {
     if (in.viewQ.sizes() != in.viewK.sizes()) ThrowRangeError("MocoTrainer.step: viewQ and viewK must have the same shape");
     double lr = a.number(2, "lr");
     if (lr < 0) a.rangeError("lr", "a finite number >= 0", a.at(2));
-    Options inject(a, 3, "options");
-    in.hardViewScale = inject.number("hardViewScale", 1.0, 0, 1e6);
-    in.pgdNoise = inject.tensor("pgdNoise");
-    in.perm = inject.tensor("perm");
-    in.boxes = inject.tensor("boxes");
+    Options options(a, 3, "options");
+    in.hardViewScale = options.number("hardViewScale", 1.0, 0, 1e6);
+    in.pgdNoise = options.tensor("pgdNoise");
+    in.perm = options.tensor("perm");
+    in.boxes = options.tensor("boxes");
     const int64_t n = in.viewQ.size(0);
     if (in.pgdNoise && in.pgdNoise->sizes() != in.viewQ.sizes()) ThrowRangeError("MocoTrainer.step: options.pgdNoise must have viewQ's shape");
-    if (in.perm.has_value() != in.boxes.has_value()) ThrowTypeError("MocoTrainer.step: options.perm and inject.boxes go together");
+    if (in.perm.has_value() != in.boxes.has_value()) ThrowTypeError("MocoTrainer.step: options.perm and options.boxes go together");
     if (in.perm && (in.perm->dim() != 1 || in.perm->size(0) != n)) ThrowRangeError("MocoTrainer.step: options.perm must be [N]");
     if (in.boxes && (in.boxes->dim() != 2 || in.boxes->size(0) != n || in.boxes->size(1) != 4))
       ThrowRangeError("MocoTrainer.step: options.boxes must be [N, 4]");
