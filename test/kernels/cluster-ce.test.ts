@@ -4,16 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { cuda, type Device, type DType, Generator, kernels, type Tensor, tensor } from '../../lib/index.js';
 import { maxRelError, torchReference } from '../support/torch-reference.js';
-import { refOf, hasNaN, normwiseError, poisonedOn, tolerance, unitRows } from '../support/kernel-checks.js';
+import { refOf, hasNaN, normwiseError, poisonedOn, seededUniform, tolerance, unitRows, type LossCase } from '../support/kernel-checks.js';
 
-interface Case {
-  name: string;
-  n: number;
-  c: number;
-  k: number;
-  tau: number;
-  soft?: 'cutmix' | 'dense';
-}
+type Case = LossCase;
 const CASES: Case[] = [
   { name: 'n1', n: 1, c: 3, k: 2, tau: 0.1 },
   { name: 'odd', n: 7, c: 13, k: 29, tau: 0.1 },
@@ -23,17 +16,8 @@ const CASES: Case[] = [
   { name: 'soft_dense', n: 5, c: 6, k: 8, tau: 0.3, soft: 'dense' },
 ];
 
-/** Deterministic pseudo-random integers/fractions for targets (a seeded LCG). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
 async function targetsFor(c: Case, dtype: DType, device: Device, seed: number): Promise<Tensor> {
-  const u = lcg(seed);
+  const u = seededUniform(seed);
   let t: Tensor;
   if (!c.soft) {
     t = tensor(BigInt64Array.from({ length: c.n }, () => BigInt(Math.floor(u() * c.k))), [c.n]);

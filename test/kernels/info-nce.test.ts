@@ -4,17 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { cuda, type Device, type DType, Generator, kernels, type Tensor, tensor } from '../../lib/index.js';
 import { maxRelError, torchReference } from '../support/torch-reference.js';
-import { refOf, hasNaN, normwiseError, poisonedOn, tolerance, unitRows } from '../support/kernel-checks.js';
+import { refOf, hasNaN, normwiseError, poisonedOn, seededUniform, tolerance, unitRows, type LossCase } from '../support/kernel-checks.js';
 
-interface Case {
-  name: string;
-  n: number;
-  c: number;
-  k: number;
-  tau: number;
-  soft?: 'cutmix' | 'dense';
-}
-
+type Case = LossCase;
 const CASES: Case[] = [
   { name: 'n1', n: 1, c: 3, k: 5, tau: 0.2 },
   { name: 'odd', n: 7, c: 13, k: 29, tau: 0.2 },
@@ -26,21 +18,9 @@ const CASES: Case[] = [
   { name: 'soft_dense', n: 6, c: 10, k: 37, tau: 0.3, soft: 'dense' },
 ];
 
-/** Seeded uniform numbers in [0, 1) (mulberry32) for building target matrices in JS. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** CutMix targets: lambda on column i, 1 - lambda on column perm[i]; or dense non-negative rows (not summing to 1). */
 function softTargets(kind: 'cutmix' | 'dense', n: number, k: number, seed: number): Float64Array {
-  const u = uniform(seed);
+  const u = seededUniform(seed);
   const m = n + k;
   const t = new Float64Array(n * m);
   if (kind === 'dense') {

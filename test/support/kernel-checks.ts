@@ -89,3 +89,26 @@ export async function expectError(fn: () => unknown, kind: ErrorConstructor | Ty
 export const FLOAT_DTYPES: Array<'float32' | 'float64'> = ['float32', 'float64'];
 /** Tolerance per dtype: float64 1e-6, float32 1e-5. */
 export const tolerance = (dtype: DType | string) => (dtype === 'float64' ? 1e-6 : 1e-5);
+
+/** Seeded uniform numbers in [0, 1) (mulberry32), for targets and other inputs built in JS. */
+export function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One case of the loss tests (InfoNCE, cluster CE): hard targets, or soft ones of a kind. */
+export interface LossCase {
+  name: string;
+  n: number;
+  c: number;
+  k: number;
+  tau: number;
+  soft?: 'cutmix' | 'dense';
+}
+
