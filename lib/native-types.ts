@@ -45,42 +45,61 @@ export interface AugmentParamsHandles {
   sigma: H;
 }
 
-/** The metrics of one trainer step. */
-export interface StepMetrics {
-  loss: number;
-  lossClean: number;
-  lossAdv: number;
-  lossMix: number;
-  accuracy: number;
-  lr: number;
+/** Scalars of a trainer step or epoch, by name (each method has its own: loss, lossClean, ...). */
+export type Metrics = Record<string, number>;
+
+/** Randomness a test injects into one step (otherwise drawn from the trainer's generator). */
+export interface StepInject {
+  indices?: H;
+  hardViewScale?: number;
+  pgdNoise?: H;
+  perm?: H;
+  boxes?: H;
 }
 
-/** The native MoCo/HEXA_MoCo trainer (native/train/moco_trainer.h). */
-export interface MocoTrainerHandle {
-  step(viewQ: H, viewK: H, lr: number, options?: { hardViewScale?: number; pgdNoise?: H; perm?: H; boxes?: H }): Promise<StepMetrics>;
-  embed(images: H, options?: { key?: boolean }): Promise<H>;
+/** A native trainer of any method (native/train/trainer.h), made by createTrainer. */
+export interface TrainerHandle {
+  step(views: H[], lr: number, options?: StepInject): Promise<Metrics>;
+  observe(views: H[], options: { indices: H }): Promise<void>;
+  beginEpoch(epoch: number, options?: { initialCentroids?: H[] }): Promise<Metrics>;
+  embed(images: H): Promise<H>;
+  backboneState(): Promise<Record<string, H>>;
   state(): Promise<Record<string, H>>;
   loadState(state: Record<string, H>): Promise<void>;
+  describe(): { largeViews: number; smallViews: number; initPass: boolean };
+  augmentGenerator(): GeneratorHandle;
   dispose(): void;
 }
 
-/** Options createMocoTrainer reads (validated natively; lib/train/config.ts builds them). */
-export interface NativeMocoOptions {
+/** Options every method's trainer reads (validated natively; the method files build them). */
+export interface NativeTrainerOptions {
   arch?: string;
   width?: number;
   cifarStem?: boolean;
   outDim?: number;
+  headHidden?: number;
   mean?: number[];
   std?: number[];
+  optimizer?: 'sgd' | 'lars';
+  sgdMomentum?: number;
+  weightDecay?: number;
+  trustCoefficient?: number;
+  larsClip?: boolean;
+  larsExcludeBiasAndNorm?: boolean;
+  seed?: number;
+  device?: string;
+  adversarial?: false | { enabled?: boolean; norm?: 'linf' | 'l2'; eps?: number; stepSize?: number; steps?: number; randomStart?: boolean; weight?: number; auxBN?: boolean };
+  cutmix?: false | { enabled?: boolean; alpha?: number; weight?: number };
+  // MoCo
   queueSize?: number;
   temperature?: number;
   keyMomentum?: number;
-  sgdMomentum?: number;
-  weightDecay?: number;
-  seed?: number;
-  device?: string;
-  adversarial?: false | { enabled?: boolean; eps?: number; stepSize?: number; steps?: number; randomStart?: boolean; weight?: number; auxBN?: boolean };
-  cutmix?: false | { enabled?: boolean; alpha?: number; weight?: number };
+  // DeepCluster
+  datasetSize?: number;
+  prototypes?: number[];
+  kmeansIterations?: number;
+  smallCrops?: number;
+  initPass?: boolean;
 }
 
 export interface NativeBinding {
@@ -121,7 +140,9 @@ export interface NativeBinding {
 
   sampleAugment(n: number, height: number, width: number, options?: Record<string, number>, generator?: GeneratorHandle): Promise<AugmentParamsHandles>;
   applyAugment(images: H, params: AugmentParamsHandles, outHeight: number, outWidth: number): Promise<H>;
-  createMocoTrainer(options: NativeMocoOptions): Promise<MocoTrainerHandle>;
+  createTrainer(method: 'moco' | 'dcluster', options: NativeTrainerOptions): Promise<TrainerHandle>;
+  sphericalKmeans(x: H, options: { k: number; iterations?: number; splitDelta?: number; initial?: H; generator?: GeneratorHandle }): Promise<{ centroids: H; assignment: H; counts: H; reseeded: number }>;
+  normalizedMutualInformation(a: H, b: H): Promise<number>;
   knnPredict(bank: H, bankLabels: H, queries: H, options: { k?: number; temperature?: number; classes: number; chunk?: number }): Promise<H>;
   // ---- hard views and the momentum encoder (native/binding/kernels_hard_views.cpp) ----
   pgdStep(xAdv: H, xClean: H, grad: H, options: NativePgdStepOptions): Promise<H | undefined>;

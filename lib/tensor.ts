@@ -17,6 +17,12 @@ export class Generator {
   constructor(seed: number) {
     this.handle = new (native().Generator)(seed);
   }
+  /** @internal A Generator over an existing native generator (a trainer's own stream). */
+  static fromHandle(handle: GeneratorHandle): Generator {
+    const g = Object.create(Generator.prototype) as { handle: GeneratorHandle };
+    g.handle = handle;
+    return g as Generator;
+  }
   seed(seed: number): void {
     this.handle.seed(seed);
   }

@@ -25,7 +25,7 @@ describe('hexa CLI', () => {
   const brokenJson = path.join(tmp, 'broken.json');
   fs.writeFileSync(brokenJson, '{ "epochs": ');
   const cases: Array<[string, string[], RegExp, number]> = [
-    ['unknown method', ['train', '--method', 'simclr'], /method must be one of 'moco', 'hexa-moco', got 'simclr'/, 2],
+    ['unknown method', ['train', '--method', 'simclr'], /method must be one of 'moco', 'hexa-moco', 'dcluster', 'hexa-dcluster', got 'simclr'/, 2],
     ['unknown arch', ['train', '--arch', 'vgg16'], /arch must be one of 'resnet18', 'resnet50', got 'vgg16'/, 2],
     ['negative epochs', ['train', '--epochs', '-3'], /epochs must be an integer in \[0, 1000000\], got '-3'/, 2],
     ['a flag that does not exist', ['train', '--learning-rate', '0.1'], /unknown option --learning-rate/, 2],
@@ -41,7 +41,7 @@ describe('hexa CLI', () => {
   it.each(cases)('%s: one line, exit code %#', (_name, args, message, code) => {
     const r = hexa(args);
     expect(r.status).toBe(code);
-    const lines = r.stderr.trim().split('\n').filter((l) => !/^hexa: hexa-moco on|^hexa: moco on/.test(l));
+    const lines = r.stderr.trim().split('\n').filter((l) => !/^hexa: (resuming )?(hexa-)?(moco|dcluster) on/.test(l));
     expect(lines, r.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(/^hexa: /);
     expect(lines[0]).toMatch(message);

@@ -1,26 +1,32 @@
 #!/usr/bin/env node
-// The `hexa` command: `hexa train` (HEXA_MoCo / MoCo-v2 pre-training) and `hexa info`.
-// Flags map one-to-one onto config keys (--batch-size <-> batchSize, --adversarial.eps <->
-// adversarial.eps); --config reads the same keys from JSON or YAML. Bad input prints one
-// line and exits non-zero, without a stack trace.
+// The `hexa` command: `hexa train` (HEXA_MoCo, MoCo-v2, HEXA_DCluster, DeepCluster-v2
+// pre-training) and `hexa info`. Flags map one-to-one onto config keys (--batch-size <->
+// batchSize, --adversarial.eps <-> adversarial.eps, --moco.queue-size <-> moco.queueSize);
+// --config reads the same keys from JSON or YAML. Bad input prints one line and exits
+// non-zero, without a stack trace.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { info } from '../runtime.js';
-import { CONFIG_KEYS, ConfigError, EMBEDDED_DEFAULT, resolveConfig, type TrainConfig } from '../train/config.js';
-import { knnTop1, MocoModel, openDataset, train, type StepLog } from '../train/moco.js';
+import { CONFIG_KEYS, ConfigError, DEFAULTS, METHODS, RESUME_OVERRIDABLE, resolveConfig, type Method, type TrainConfig } from '../train/config.js';
+import { presetOf } from '../train/methods/index.js';
+import { TrainerModel } from '../train/model.js';
+import { knnTop1, openTrainSet, resumeCheckpoint, resumedConfig, train, type StepLog } from '../train/run.js';
 import { pixelFeatures } from '../eval/knn.js';
-import { subset } from '../data/index.js';
+import { openDataset } from '../data/index.js';
 
 class UsageError extends Error {}
 
 const USAGE = `usage:
-  hexa train [--config file.json|yaml] [--method moco|hexa-moco] [--data cifar10|mnist:<dir>|<image folder>]
-             [--arch resnet18|resnet50] [--epochs N] [--batch-size N] [--device cpu|cuda|cuda:N]
-             [--out DIR] [--resume [checkpoint.json]] [--<any config key> VALUE ...]
+  hexa train [--config file.json|yaml] [--method ${METHODS.join('|')}]
+             [--data cifar10|mnist:<dir>|<image folder>] [--arch resnet18|resnet50] [--epochs N]
+             [--batch-size N] [--device cpu|cuda|cuda:N] [--out DIR] [--resume [checkpoint.json]]
+             [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]
   hexa info
 With no arguments, hexa train runs the embedded default: HEXA_MoCo on a CIFAR-10 subset,
-sized for a 2-core CPU, ending with kNN top-1 next to two baselines.
+sized for a 2-core CPU, ending with kNN top-1 next to two baselines; --method alone runs that
+method's preset of the same size. --resume continues a run with its saved config: only
+${RESUME_OVERRIDABLE.filter((k) => k !== 'resume').join(', ')} may be given again.
 Config keys: ${CONFIG_KEYS.join(', ')}`;
 
 const kebabToCamel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -70,27 +76,48 @@ function formatDuration(s: number): string {
 
 function progressLine(l: StepLog, epochs: number): string {
   const eta = (l.totalSteps - l.globalStep - 1) / Math.max(1e-9, (l.globalStep + 1) / l.elapsedSeconds);
+  const terms = (['lossClean', 'lossAdv', 'lossMix'] as const).filter((k) => k in l).map((k) => `${k.slice(4).toLowerCase()} ${Number(l[k]).toFixed(3)}`);
   return (
     `epoch ${l.epoch + 1}/${epochs} step ${l.epochStep + 1}/${l.stepsPerEpoch} loss ${l.loss.toFixed(3)} ` +
-    `(clean ${l.lossClean.toFixed(3)} adv ${l.lossAdv.toFixed(3)} mix ${l.lossMix.toFixed(3)}) acc ${(100 * l.accuracy).toFixed(0)}% ` +
+    `(${terms.join(' ')}) acc ${(100 * l.accuracy).toFixed(0)}% ` +
     `lr ${l.lr.toExponential(2)} ${l.imagesPerSecond.toFixed(1)} img/s ETA ${formatDuration(eta)}`
   );
 }
 
-async function runTrain(argv: string[]): Promise<number> {
-  const flags = parseFlags(argv);
+const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The config of `hexa train` from its flags: a file or the method's preset, then the flags; on --resume, the checkpoint's. */
+function configFromFlags(flags: Record<string, unknown>): TrainConfig {
   const { config: configFile, ...rest } = flags;
-  const layers: Array<Record<string, unknown> | undefined> = [];
-  if (configFile === undefined) layers.push(EMBEDDED_DEFAULT as Record<string, unknown>);
-  else layers.push(readConfigFile(String(configFile)));
-  layers.push(rest);
-  let config: TrainConfig;
   try {
-    config = resolveConfig(...layers);
+    const method = (typeof rest.method === 'string' && (METHODS as string[]).includes(rest.method) ? rest.method : DEFAULTS.method) as Method;
+    const base = configFile === undefined ? presetOf(method) : readConfigFile(String(configFile));
+    const given = resolveConfig(base, rest);
+    const resume = resumeCheckpoint(given);
+    if (!resume) return given;
+    // A resumed run is the saved run: flags may change only how long, where and how fast it
+    // runs; anything else given is refused unless it equals the saved value.
+    const saved = resume.info.config;
+    const kept: Partial<TrainConfig> = { out: given.out, resume: given.resume };
+    for (const k of Object.keys(rest) as Array<keyof TrainConfig>) {
+      const value = resolveConfig(saved as unknown as Record<string, unknown>, { [k]: rest[k] })[k];
+      if (RESUME_OVERRIDABLE.includes(k)) (kept as Record<string, unknown>)[k] = value;
+      else if (!sameValue(value, saved[k])) {
+        throw new UsageError(
+          `--resume: ${k} is ${JSON.stringify(saved[k])} in ${resume.file}, got ${JSON.stringify(value)}; a resumed run keeps its config ` +
+            `(only ${RESUME_OVERRIDABLE.filter((x) => x !== 'resume').join(', ')} may change)`,
+        );
+      }
+    }
+    return resumedConfig(saved, kept);
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+async function runTrain(argv: string[]): Promise<number> {
+  const config = configFromFlags(parseFlags(argv));
   const tty = process.stderr.isTTY;
   let stop = false;
   process.on('SIGINT', () => {
@@ -100,7 +127,7 @@ async function runTrain(argv: string[]): Promise<number> {
   });
   const say = (m: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}hexa: ${m}\n`);
   const i = info();
-  say(`${config.method} on ${config.data}${config.trainSubset ? ` (first ${config.trainSubset} images)` : ''}, ${config.arch} width ${config.width}, ` +
+  say(`${config.resume ? 'resuming ' : ''}${config.method} on ${config.data}${config.trainSubset ? ` (first ${config.trainSubset} images)` : ''}, ${config.arch} width ${config.width}, ` +
     `${config.epochs} epochs, batch ${config.batchSize}, ${config.device} (LibTorch ${i.libtorch.version}, ${i.threads} threads) -> ${config.out}`);
   const result = await train(config, {
     onMessage: say,
@@ -109,17 +136,19 @@ async function runTrain(argv: string[]): Promise<number> {
       if (tty) process.stderr.write(`\r\x1b[K${progressLine(l, config.epochs)}`);
       else if ((l.globalStep + 1) % config.logEvery === 0 || l.epochStep + 1 === l.stepsPerEpoch) say(progressLine(l, config.epochs));
     },
-    onEpoch: (e) => say(`epoch ${e.epoch + 1} done: mean loss ${e.meanLoss.toFixed(4)}${e.knnTop1 !== undefined ? `, kNN top-1 ${(100 * e.knnTop1).toFixed(2)}%` : ''} (${formatDuration(e.elapsedSeconds)})`),
+    onEpoch: (e) => {
+      const k = e.setup ? Object.entries(e.setup).filter(([n]) => /^kmeans0\./.test(n)).map(([n, v]) => `${n.slice(8)} ${Number.isInteger(v) ? v : v.toFixed(3)}`) : [];
+      say(`epoch ${e.epoch + 1} done: mean loss ${e.meanLoss.toFixed(4)}${e.knnTop1 !== undefined ? `, kNN top-1 ${(100 * e.knnTop1).toFixed(2)}%` : ''}${k.length ? ` (k-means head 0: ${k.join(', ')})` : ''} (${formatDuration(e.elapsedSeconds)})`);
+    },
   });
   if (result.stopped) return 130;
   say(`done in ${formatDuration(result.wallSeconds)}; backbone weights: ${result.backbone}; checkpoint: ${result.checkpoint}`);
   if (result.knnTop1 !== undefined) {
     const rows: Array<[string, number]> = [[`${config.method} (trained)`, result.knnTop1]];
     if (config.baselines) {
-      const trainSet0 = (await openDataset(config.data, 'train', config.imageSize, config.trainSubset))!;
-      const trainSet = config.trainSubset ? subset(trainSet0, config.trainSubset) : trainSet0;
+      const trainSet = await openTrainSet(config);
       const testSet = (await openDataset(config.data, 'test'))!;
-      const untrained = await MocoModel.create(config, config.imageSize || trainSet.height);
+      const untrained = await TrainerModel.create(config, { viewSize: config.imageSize || trainSet.height, datasetSize: trainSet.size });
       try {
         rows.push(['same network, untrained', await knnTop1((x) => untrained.embed(x), trainSet, testSet, config)]);
       } finally {

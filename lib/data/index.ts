@@ -68,3 +68,4 @@ export { loadImageFolder } from './image-folder.js';
 export type { DataWarning, ImageFolderDataset, ImageFolderOptions } from './image-folder.js';
 export type { Fit as ImageFit } from './decode.js';
 export { subset } from './subset.js';
+export { openDataset } from './spec.js';

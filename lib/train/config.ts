@@ -1,12 +1,25 @@
 // The training configuration: one object whose keys map one-to-one onto `hexa train`'s
-// flags (--batch-size <-> batchSize) and onto config files (JSON or YAML). Validation says
-// which key is wrong and what it expected; an unknown key is an error, never ignored.
+// flags (--batch-size <-> batchSize, --moco.queue-size <-> moco.queueSize) and onto config
+// files (JSON or YAML). Shared keys at the top, then one section per method family
+// (`moco`, `dcluster`), each defined in its method file. Validation says which key is wrong
+// and what it expected; an unknown key is an error, never ignored.
+import { bool, ConfigError, fail, num, oneOf, section, str, type Check } from './config-checks.js';
+import { DCLUSTER_CHECKS, DCLUSTER_DEFAULTS, type DClusterConfig } from './methods/dcluster-config.js';
+import { MOCO_CHECKS, MOCO_DEFAULTS, type MocoConfig } from './methods/moco-config.js';
 
-export type Method = 'moco' | 'hexa-moco';
+export { ConfigError } from './config-checks.js';
+export type { DClusterConfig } from './methods/dcluster-config.js';
+export type { MocoConfig } from './methods/moco-config.js';
+
+/** MoCo-v2, HEXA_MoCo, DeepCluster-v2, HEXA_DCluster. */
+export type Method = 'moco' | 'hexa-moco' | 'dcluster' | 'hexa-dcluster';
+export const METHODS: Method[] = ['moco', 'hexa-moco', 'dcluster', 'hexa-dcluster'];
 export type Arch = 'resnet18' | 'resnet50';
 
 export interface AdversarialConfig {
-  /** L∞ radius ε in pixel units of [0, 1] (CIFAR default 8/255). */
+  /** 'linf' or 'l2': the PGD ball. */
+  norm: 'linf' | 'l2';
+  /** Radius ε in pixel units of [0, 1] (CIFAR default 8/255 for L∞). */
   eps: number;
   /** PGD step α (2/255). */
   stepSize: number;
@@ -27,8 +40,17 @@ export interface CutmixConfig {
   weight: number;
 }
 
+export interface LarsConfig {
+  /** η: the trust coefficient (swav 0.001, solo-learn CIFAR 0.02). */
+  trustCoefficient: number;
+  /** Cap the adapted rate at the global one (LARC clip mode, solo-learn clip_lr). */
+  clip: boolean;
+  /** No weight decay and no adaptation for biases and BN parameters (solo-learn). */
+  excludeBiasAndNorm: boolean;
+}
+
 export interface TrainConfig {
-  /** 'moco' (MoCo-v2) or 'hexa-moco' (adversarial + CutMix hard views). */
+  /** 'moco' (MoCo-v2), 'hexa-moco', 'dcluster' (DeepCluster-v2), 'hexa-dcluster'; hexa-* add the hard views. */
   method: Method;
   /** 'cifar10', 'mnist:<folder with the idx files>', or an image folder. */
   data: string;
@@ -45,22 +67,30 @@ export interface TrainConfig {
   batchSize: number;
   /** Base learning rate for a batch of 256 (scaled linearly by batchSize / 256). */
   lr: number;
+  /** The learning rate the cosine schedule ends at (swav final_lr, solo-learn min_lr), not scaled. */
+  finalLr: number;
   warmupEpochs: number;
+  /** 'sgd' or 'lars' (LARS wraps the same SGD, as swav's LARC). */
+  optimizer: 'sgd' | 'lars';
   sgdMomentum: number;
   weightDecay: number;
-  keyMomentum: number;
-  queueSize: number;
-  temperature: number;
+  /** LARS settings (used when optimizer is 'lars'). */
+  lars: LarsConfig;
+  /** Dimension of the L2-normalised projection (128). */
   outDim: number;
-  /** The adversarial view (hexa-moco only; null switches it off). */
+  /** The adversarial view (hexa-* methods; null switches it off). */
   adversarial: AdversarialConfig | null;
-  /** The CutMix view (hexa-moco only; null switches it off). */
+  /** The CutMix view (hexa-* methods; null switches it off). */
   cutmix: CutmixConfig | null;
   /**
-   * The first epoch (0-based) with hard views: epochs before it are plain MoCo-v2 steps (a
-   * warm start for the attack; 0 = hard views from the first step).
+   * The first epoch (0-based) with hard views: epochs before it are plain steps of the base
+   * method (a warm start for the attack; 0 = hard views from the first step).
    */
   hardViewStartEpoch: number;
+  /** MoCo-v2 / HEXA_MoCo settings. */
+  moco: MocoConfig;
+  /** DeepCluster-v2 / HEXA_DCluster settings. */
+  dcluster: DClusterConfig;
   /** 'cpu', 'cuda', 'cuda:N'. */
   device: string;
   seed: number;
@@ -96,16 +126,18 @@ export const DEFAULTS: TrainConfig = {
   epochs: 200,
   batchSize: 256,
   lr: 0.03,
+  finalLr: 0,
   warmupEpochs: 0,
+  optimizer: 'sgd',
   sgdMomentum: 0.9,
   weightDecay: 1e-4,
-  keyMomentum: 0.99,
-  queueSize: 4096,
-  temperature: 0.2,
+  lars: { trustCoefficient: 0.001, clip: false, excludeBiasAndNorm: true },
   outDim: 128,
-  adversarial: { eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, auxBN: false, weight: 1 },
+  adversarial: { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, auxBN: false, weight: 1 },
   cutmix: { alpha: 1, weight: 1 },
   hardViewStartEpoch: 0,
+  moco: MOCO_DEFAULTS,
+  dcluster: DCLUSTER_DEFAULTS,
   device: 'cpu',
   seed: 0,
   out: 'runs/hexa',
@@ -120,84 +152,22 @@ export const DEFAULTS: TrainConfig = {
   baselines: false,
 };
 
-/**
- * `hexa train` with no arguments: HEXA_MoCo on CIFAR-10 sized to finish within 10 minutes on
- * a 2-core CPU (measured: see README), ending with the kNN comparison.
- */
-export const EMBEDDED_DEFAULT: Partial<TrainConfig> = {
-  method: 'hexa-moco',
-  data: 'cifar10',
-  trainSubset: 10000,
-  arch: 'resnet18',
-  width: 16,
-  epochs: 3,
-  // A short budget learns faster with more, smaller steps, a sharper temperature and more
-  // weight decay than the 200-epoch recipe (measured on MoCo-v2, 2 epochs of 10k images:
-  // kNN +6.4 points over the untrained network with these, +1.2 with the recipe's values).
-  batchSize: 64,
-  lr: 0.12,
-  temperature: 0.1,
-  weightDecay: 5e-4,
-  // Milder hard views than the 200-epoch defaults (ε 8/255, T 2, weights 1): at this budget
-  // those left the trained network below the untrained one (24.3% vs 27.9% kNN); one PGD
-  // step also makes each iteration ~20% cheaper.
-  adversarial: { eps: 4 / 255, stepSize: 2 / 255, steps: 1, randomStart: true, auxBN: false, weight: 0.5 },
-  cutmix: { alpha: 1, weight: 0.5 },
-  // The first epoch is plain MoCo-v2: hard views from the first step slow early learning
-  // (2 epochs with them throughout: +4.2 points over the untrained network; this warm start
-  // then 2 hard-view epochs: +8.3, see docs/training.md).
-  hardViewStartEpoch: 1,
-  knnEvery: 0,
-  knnSubset: 0,
-  out: 'runs/hexa-default',
-  baselines: true,
-};
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-type Check = (v: unknown, key: string) => unknown;
-const fail = (key: string, expected: string, got: unknown): never => {
-  throw new ConfigError(`${key} must be ${expected}, got ${typeof got === 'string' ? `'${got}'` : JSON.stringify(got)}`);
-};
-const num = (lo: number, hi: number, int = false): Check => (v, key) => {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < lo || n > hi || (int && !Number.isInteger(n)))
-    fail(key, `${int ? 'an integer' : 'a number'} in [${lo}, ${hi}]`, v);
-  return n;
-};
-const bool: Check = (v, key) => (v === true || v === 'true' ? true : v === false || v === 'false' ? false : fail(key, 'true or false', v));
-const oneOf = (...xs: string[]): Check => (v, key) => (typeof v === 'string' && xs.includes(v) ? v : fail(key, `one of ${xs.map((x) => `'${x}'`).join(', ')}`, v));
-const str: Check = (v, key) => (typeof v === 'string' && v.length > 0 ? v : fail(key, 'a non-empty string', v));
 const device: Check = (v, key) => (typeof v === 'string' && /^(cpu|cuda(:\d+)?)$/.test(v) ? v : fail(key, "'cpu', 'cuda' or 'cuda:N'", v));
 
 const ADVERSARIAL_CHECKS: Record<keyof AdversarialConfig, Check> = {
-  eps: num(0, 1),
-  stepSize: num(0, 1),
+  norm: oneOf('linf', 'l2'),
+  eps: num(0, 1e6),
+  stepSize: num(0, 1e6),
   steps: num(0, 100, true),
   randomStart: bool,
   auxBN: bool,
   weight: num(0, 1e6),
 };
 const CUTMIX_CHECKS: Record<keyof CutmixConfig, Check> = { alpha: num(1e-6, 1e6), weight: num(0, 1e6) };
-
-function section<T extends object>(checks: Record<keyof T, Check>, defaults: T | null, fallback: T): Check {
-  return (v, key) => {
-    if (v === null || v === false || v === 'off') return null;
-    if (typeof v !== 'object' || Array.isArray(v)) return fail(key, 'an object or null', v);
-    const out = { ...(defaults ?? fallback) } as Record<string, unknown>;
-    for (const [k, x] of Object.entries(v as object)) {
-      const check = (checks as Record<string, Check>)[k];
-      if (!check) throw new ConfigError(`unknown key ${key}.${k} (known: ${Object.keys(checks).join(', ')})`);
-      out[k] = check(x, `${key}.${k}`);
-    }
-    return out;
-  };
-}
+const LARS_CHECKS: Record<keyof LarsConfig, Check> = { trustCoefficient: num(1e-9, 1e3), clip: bool, excludeBiasAndNorm: bool };
 
 const CHECKS: Record<keyof TrainConfig, Check> = {
-  method: oneOf('moco', 'hexa-moco'),
+  method: oneOf(...METHODS),
   data: str,
   trainSubset: num(0, 1e9, true),
   imageSize: num(0, 4096, true),
@@ -207,16 +177,18 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   epochs: num(0, 1e6, true),
   batchSize: num(1, 1e6, true),
   lr: num(0, 100),
+  finalLr: num(0, 100),
   warmupEpochs: num(0, 1e6, true),
+  optimizer: oneOf('sgd', 'lars'),
   sgdMomentum: num(0, 1),
   weightDecay: num(0, 1),
-  keyMomentum: num(0, 1),
-  queueSize: num(1, 1 << 24, true),
-  temperature: num(1e-6, 1e6),
+  lars: section(LARS_CHECKS, false),
   outDim: num(1, 65536, true),
-  adversarial: section(ADVERSARIAL_CHECKS, null, DEFAULTS.adversarial!),
-  cutmix: section(CUTMIX_CHECKS, null, DEFAULTS.cutmix!),
+  adversarial: section(ADVERSARIAL_CHECKS, true, DEFAULTS.adversarial!),
+  cutmix: section(CUTMIX_CHECKS, true, DEFAULTS.cutmix!),
   hardViewStartEpoch: num(0, 1e6, true),
+  moco: section(MOCO_CHECKS, false),
+  dcluster: section(DCLUSTER_CHECKS, false),
   device,
   seed: num(0, 2 ** 53 - 1, true),
   out: str,
@@ -231,8 +203,16 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   baselines: bool,
 };
 
-/** Every known key, for messages and the CLI. */
+/** Every known top-level key, for messages and the CLI. */
 export const CONFIG_KEYS = Object.keys(CHECKS) as Array<keyof TrainConfig>;
+
+/** Keys a resumed run may change: how long, where and how fast it runs, not what it computes. */
+export const RESUME_OVERRIDABLE: ReadonlyArray<keyof TrainConfig> = ['epochs', 'device', 'threads', 'logEvery', 'knnEvery', 'knnSubset', 'saveEvery', 'out', 'resume', 'baselines'];
+
+/** Whether the method trains with hard views (HEXA_*). */
+export const hasHardViews = (m: Method) => m.startsWith('hexa-');
+/** The method family: which native trainer and which config section. */
+export const familyOf = (m: Method): 'moco' | 'dcluster' => (m.endsWith('dcluster') ? 'dcluster' : 'moco');
 
 /** Merges layers of partial configs (later wins) over the defaults and validates the result. */
 export function resolveConfig(...layers: Array<Record<string, unknown> | undefined>): TrainConfig {
@@ -244,14 +224,45 @@ export function resolveConfig(...layers: Array<Record<string, unknown> | undefin
       const check = (CHECKS as Record<string, Check>)[k];
       if (!check) throw new ConfigError(`unknown config key '${k}' (known: ${CONFIG_KEYS.join(', ')})`);
       if (v === undefined) continue;
-      out[k] = check(v, k);
+      // Sections merge key by key over what earlier layers set.
+      const previous = out[k];
+      out[k] = check(v, k, previous && typeof previous === 'object' ? previous : undefined);
     }
   }
   const c = out as unknown as TrainConfig;
-  if (c.method === 'moco') {
-    // MoCo-v2 is HEXA_MoCo with both hard views off.
+  if (!hasHardViews(c.method)) {
+    // MoCo-v2 / DeepCluster-v2 are their HEXA variants with both hard views off.
     c.adversarial = null;
     c.cutmix = null;
+  } else {
+    // Options that would silently turn off what was asked for are refused.
+    if (!c.adversarial && !c.cutmix) {
+      throw new ConfigError(`method '${c.method}' with both hard views off is '${familyOf(c.method)}': use --method ${familyOf(c.method)}`);
+    }
+    if (c.epochs > 0 && c.hardViewStartEpoch >= c.epochs) {
+      throw new ConfigError(
+        `hardViewStartEpoch ${c.hardViewStartEpoch} >= epochs ${c.epochs}: '${c.method}' would never use its hard views ` +
+          `(lower --hard-view-start-epoch or use --method ${familyOf(c.method)})`,
+      );
+    }
   }
+  return c;
+}
+
+/**
+ * A checkpoint's saved config in today's shape: checkpoints of hexa-torch 0.1 (format
+ * moco-checkpoint@1) kept the MoCo keys at the top level.
+ */
+export function migrateConfig(saved: Record<string, unknown>): Record<string, unknown> {
+  const c = { ...saved };
+  const moved: Record<string, unknown> = {};
+  for (const k of ['queueSize', 'temperature', 'keyMomentum'] as const) {
+    if (k in c) {
+      moved[k] = c[k];
+      delete c[k];
+    }
+  }
+  if (Object.keys(moved).length) c.moco = { ...(c.moco as object), ...moved };
+  if (c.adversarial && typeof c.adversarial === 'object' && !('norm' in c.adversarial)) c.adversarial = { norm: 'linf', ...c.adversarial };
   return c;
 }

@@ -1,8 +1,10 @@
 // The addon's init file: every function and class the JS side can reach is listed here,
 // each registered through Guarded<> (errors.h), the one C++ -> JS error boundary.
+#include <ATen/Parallel.h>
 #include <napi.h>
 
 #include "binding/async_work.h"
+#include "binding/clustering_ops.h"
 #include "binding/errors.h"
 #include "binding/eval_ops.h"
 #include "binding/handles.h"
@@ -29,11 +31,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function generatorCtor = GeneratorHandle::Define(env);
   data->tensorCtor = Napi::Persistent(tensorCtor);
   data->generatorCtor = Napi::Persistent(generatorCtor);
-  Napi::Function trainerCtor = MocoTrainerHandle::Define(env);
+  Napi::Function trainerCtor = TrainerHandle::Define(env);
   data->trainerCtor = Napi::Persistent(trainerCtor);
   exports.Set("TensorHandle", tensorCtor);
   exports.Set("Generator", generatorCtor);
-  exports.Set("MocoTrainerHandle", trainerCtor);
+  exports.Set("TrainerHandle", trainerCtor);
 
   // runtime
   Export<Info>(env, exports, "info");
@@ -69,13 +71,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<Clamp>(env, exports, "clamp");
   Export<Normalize>(env, exports, "normalize");
 
-  // augmentations and the MoCo / HEXA_MoCo trainer (trainer_ops.cpp)
+  // augmentations and the trainers of every method (trainer_ops.cpp)
   Export<SampleAugment>(env, exports, "sampleAugment");
   Export<ApplyAugment>(env, exports, "applyAugment");
-  Export<CreateMocoTrainer>(env, exports, "createMocoTrainer");
+  Export<CreateTrainer>(env, exports, "createTrainer");
 
-  // evaluation (eval_ops.cpp)
+  // evaluation (eval_ops.cpp) and DeepCluster's clustering (clustering_ops.cpp)
   Export<KnnPredict>(env, exports, "knnPredict");
+  Export<SphericalKmeans>(env, exports, "sphericalKmeans");
+  Export<NormalizedMutualInformation>(env, exports, "normalizedMutualInformation");
 
   // fused HEXA kernels (native/kernels/), wrapped in kernel_ops.cpp
   // hard views and the momentum encoder (kernels_hard_views.cpp)

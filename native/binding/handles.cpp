@@ -116,6 +116,10 @@ Napi::Function GeneratorHandle::Define(Napi::Env env) {
 // any device are drawn on the CPU from it, so a seed gives the same numbers on CPU and CUDA.
 GeneratorHandle::GeneratorHandle(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<GeneratorHandle>(info), gen_(at::make_generator<at::CPUGeneratorImpl>()) {
+  if (info.Length() == 1 && IsConstructToken(info[0])) {  // Wrap(): the generator is set right after
+    info.This().As<Napi::Object>().TypeTag(&kGeneratorTag);
+    return;
+  }
   Protect(info, "Generator", [&]() -> Napi::Value {
     Args args(info, "Generator");
     int64_t seed = args.integer(0, "seed", 0, (int64_t{1} << 53) - 1);
@@ -123,6 +127,12 @@ GeneratorHandle::GeneratorHandle(const Napi::CallbackInfo& info)
     info.This().As<Napi::Object>().TypeTag(&kGeneratorTag);
     return info.Env().Undefined();
   });
+}
+
+Napi::Object GeneratorHandle::Wrap(Napi::Env env, at::Generator gen) {
+  Napi::Object obj = env.GetInstanceData<AddonData>()->generatorCtor.New({ConstructToken(env)});
+  Napi::ObjectWrap<GeneratorHandle>::Unwrap(obj)->gen_ = std::move(gen);
+  return obj;
 }
 
 GeneratorHandle* GeneratorHandle::From(const Napi::Value& v) {

@@ -42,6 +42,8 @@ class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
  public:
   static Napi::Function Define(Napi::Env env);
   static GeneratorHandle* From(const Napi::Value& v);
+  // A JS handle sharing an existing generator (a trainer's): both draw from one stream.
+  static Napi::Object Wrap(Napi::Env env, at::Generator gen);
   explicit GeneratorHandle(const Napi::CallbackInfo& info);
   at::Generator& generator() { return gen_; }
 

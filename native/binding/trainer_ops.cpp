@@ -5,20 +5,17 @@
 #include "binding/errors.h"
 #include "binding/handles.h"
 #include "kernels/augment.h"
+#include "train/dcluster_trainer.h"
+#include "train/moco_trainer.h"
+
+#include <cmath>
+#include <functional>
 
 namespace hexa::binding {
 
 namespace {
 constexpr napi_type_tag kTrainerTag = {0x6865786174726169ULL, 0x6e65720000000001ULL};
 int trainerToken;
-
-double Num(const Options& o, const char* key, double dflt, double lo, double hi) { return o.number(key, dflt, lo, hi); }
-
-// A nested options object ({} when absent); `holder` keeps the value alive.
-Options Nested(const Args& a, const Napi::Object& parent, const char* key, const char* where, Napi::Value& holder) {
-  holder = parent.Get(key);
-  return Options(a, holder, where);
-}
 
 std::vector<double> Triple(const Args& a, const Napi::Object& o, const char* key, std::vector<double> dflt) {
   Napi::Value v = o.Get(key);
@@ -34,192 +31,361 @@ std::vector<double> Triple(const Args& a, const Napi::Object& o, const char* key
   return out;
 }
 
-train::MocoOptions ParseMocoOptions(const Args& a) {
-  Napi::Object obj = a.object(0, "options");
-  Options o(a, 0, "options");
-  train::MocoOptions m;
-  auto& bb = m.encoder.backbone;
+// A non-empty array of integers in [lo, hi] (e.g. the prototype heads' sizes).
+std::vector<int64_t> IntegerList(const Args& a, const Napi::Object& o, const char* key, std::vector<int64_t> dflt,
+                                 int64_t lo, int64_t hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return dflt;
+  std::string where = std::string("options.") + key;
+  std::string expected = "a non-empty array of integers in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (!v.IsArray() || v.As<Napi::Array>().Length() == 0 || v.As<Napi::Array>().Length() > 64) a.typeError(where, expected, v);
+  std::vector<int64_t> out;
+  for (uint32_t i = 0; i < v.As<Napi::Array>().Length(); ++i) {
+    Napi::Value x = v.As<Napi::Array>().Get(i);
+    const std::string item = where + "[" + std::to_string(i) + "]";
+    const std::string range = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : NAN;
+    if (!std::isfinite(d) || std::floor(d) != d) a.typeError(item, range, x);
+    if (d < lo || d > hi) a.rangeError(item, range, x);
+    out.push_back(static_cast<int64_t>(d));
+  }
+  return out;
+}
+
+// What every method shares: the encoder, the optimizer, the hard views, seed and device.
+struct CommonOptions {
+  models::EncoderOptions encoder;
+  train::OptimizerOptions optimizer;
+  train::HardViewOptions hardViews;
+  at::Device device = at::kCPU;
+  uint64_t seed = 0;
+};
+
+CommonOptions ParseCommon(const Args& a, const Napi::Object& obj, const Options& o) {
+  CommonOptions c;
+  auto& bb = c.encoder.backbone;
   bb.arch = o.choice("arch", {"resnet18", "resnet50"}, "resnet18");
   bb.width = o.integer("width", 64, 1, 1024);
   bb.cifarStem = o.boolean("cifarStem", true);
-  m.encoder.outDim = o.integer("outDim", 128, 1, 65536);
-  m.encoder.mean = Triple(a, obj, "mean", m.encoder.mean);
-  m.encoder.std = Triple(a, obj, "std", m.encoder.std);
-  for (double s : m.encoder.std)
+  c.encoder.outDim = o.integer("outDim", 128, 1, 65536);
+  c.encoder.headHidden = o.integer("headHidden", 0, 0, 65536);
+  c.encoder.mean = Triple(a, obj, "mean", c.encoder.mean);
+  c.encoder.std = Triple(a, obj, "std", c.encoder.std);
+  for (double s : c.encoder.std)
     if (s <= 0) a.rangeError("options.std", "3 numbers > 0", obj.Get("std"));
-  m.queueSize = o.integer("queueSize", 4096, 1, int64_t{1} << 24);
-  m.temperature = Num(o, "temperature", 0.2, 1e-6, 1e6);
-  m.keyMomentum = Num(o, "keyMomentum", 0.99, 0, 1);
-  m.sgdMomentum = Num(o, "sgdMomentum", 0.9, 0, 1);
-  m.weightDecay = Num(o, "weightDecay", 1e-4, 0, 1);
-  m.seed = static_cast<uint64_t>(o.integer("seed", 0, 0, (int64_t{1} << 53) - 1));
-  m.device = o.device("device", at::Device(at::kCPU));
-  Napi::Value advHolder, mixHolder;
-  Napi::Value advV = obj.Get("adversarial");
+  auto& opt = c.optimizer;
+  opt.kind = o.choice("optimizer", {"sgd", "lars"}, "sgd") == "lars" ? train::OptimizerOptions::Kind::LARS
+                                                                      : train::OptimizerOptions::Kind::SGD;
+  opt.momentum = o.number("sgdMomentum", 0.9, 0, 1);
+  opt.weightDecay = o.number("weightDecay", 1e-4, 0, 1);
+  opt.trustCoefficient = o.number("trustCoefficient", 0.001, 1e-9, 1e3);
+  opt.clip = o.boolean("larsClip", false);
+  opt.excludeBiasAndNorm = o.boolean("larsExcludeBiasAndNorm", true);
+  c.seed = static_cast<uint64_t>(o.integer("seed", 0, 0, (int64_t{1} << 53) - 1));
+  c.device = o.device("device", at::Device(at::kCPU));
+  Napi::Value advV = obj.Get("adversarial"), mixV = obj.Get("cutmix");
+  auto& adv = c.hardViews.adversarial;
   if (advV.IsBoolean() && !advV.As<Napi::Boolean>().Value()) {
-    m.adversarial.enabled = false;
+    adv.enabled = false;
   } else {
-    Options adv = Nested(a, obj, "adversarial", "options.adversarial", advHolder);
-    m.adversarial.enabled = adv.boolean("enabled", true);
-    m.adversarial.eps = adv.number("eps", 8.0 / 255, 0, 1);
-    m.adversarial.stepSize = adv.number("stepSize", 2.0 / 255, 0, 1);
-    m.adversarial.steps = adv.integer("steps", 2, 0, 100);
-    m.adversarial.randomStart = adv.boolean("randomStart", true);
-    m.adversarial.weight = adv.number("weight", 1.0, 0, 1e6);
-    bb.auxBN = adv.boolean("auxBN", false);
+    Options ao(a, advV, "options.adversarial");
+    adv.enabled = ao.boolean("enabled", true);
+    adv.norm = ao.choice("norm", {"linf", "l2"}, "linf") == "l2" ? kernels::PgdNorm::L2 : kernels::PgdNorm::Linf;
+    adv.eps = ao.number("eps", 8.0 / 255, 0, adv.norm == kernels::PgdNorm::L2 ? 1e6 : 1);
+    adv.stepSize = ao.number("stepSize", 2.0 / 255, 0, 1e6);
+    adv.steps = ao.integer("steps", 2, 0, 100);
+    adv.randomStart = ao.boolean("randomStart", true);
+    adv.weight = ao.number("weight", 1.0, 0, 1e6);
+    adv.auxBN = ao.boolean("auxBN", false);
+    bb.auxBN = adv.auxBN;
   }
-  Napi::Value mixV = obj.Get("cutmix");
+  auto& mix = c.hardViews.cutmix;
   if (mixV.IsBoolean() && !mixV.As<Napi::Boolean>().Value()) {
-    m.cutmix.enabled = false;
+    mix.enabled = false;
   } else {
-    Options mix = Nested(a, obj, "cutmix", "options.cutmix", mixHolder);
-    m.cutmix.enabled = mix.boolean("enabled", true);
-    m.cutmix.alpha = mix.number("alpha", 1.0, 1e-6, 1e6);
-    m.cutmix.weight = mix.number("weight", 1.0, 0, 1e6);
+    Options mo(a, mixV, "options.cutmix");
+    mix.enabled = mo.boolean("enabled", true);
+    mix.alpha = mo.number("alpha", 1.0, 1e-6, 1e6);
+    mix.weight = mo.number("weight", 1.0, 0, 1e6);
   }
-  return m;
+  return c;
 }
 
-Napi::Object MetricsToJs(Napi::Env env, const train::StepMetrics& m) {
+// One factory per method: parse its own options on top of the common ones. The options are
+// parsed on the main thread; the returned closure builds the trainer on a worker.
+using Factory = std::function<std::unique_ptr<train::Trainer>()>;
+
+Factory MocoFactory(const Args& a, const Napi::Object& obj, const Options& o) {
+  CommonOptions c = ParseCommon(a, obj, o);
+  train::MocoOptions m;
+  m.encoder = c.encoder;
+  m.optimizer = c.optimizer;
+  m.hardViews = c.hardViews;
+  m.device = c.device;
+  m.seed = c.seed;
+  m.queueSize = o.integer("queueSize", 4096, 1, int64_t{1} << 24);
+  m.temperature = o.number("temperature", 0.2, 1e-6, 1e6);
+  m.keyMomentum = o.number("keyMomentum", 0.99, 0, 1);
+  return [m] { return std::make_unique<train::MocoTrainer>(m); };
+}
+
+Factory DClusterFactory(const Args& a, const Napi::Object& obj, const Options& o) {
+  CommonOptions c = ParseCommon(a, obj, o);
+  train::DClusterOptions d;
+  d.encoder = c.encoder;
+  d.encoder.headBN = true;
+  d.optimizer = c.optimizer;
+  d.hardViews = c.hardViews;
+  d.device = c.device;
+  d.seed = c.seed;
+  d.datasetSize = o.integer("datasetSize", std::nullopt, 1, int64_t{1} << 31);
+  d.prototypes = IntegerList(a, obj, "prototypes", d.prototypes, 1, d.datasetSize);
+  d.temperature = o.number("temperature", 0.1, 1e-6, 1e6);
+  d.kmeansIterations = o.integer("kmeansIterations", 10, 0, 1000);
+  d.smallCrops = o.integer("smallCrops", 0, 0, 64);
+  d.initPass = o.boolean("initPass", true);
+  return [d] { return std::make_unique<train::DClusterTrainer>(d); };
+}
+
+// The methods createTrainer knows: adding one is a factory here and a trainer file.
+const std::vector<std::pair<std::string, Factory (*)(const Args&, const Napi::Object&, const Options&)>> kMethods = {
+    {"moco", MocoFactory},
+    {"dcluster", DClusterFactory},
+};
+
+Napi::Object MetricsToJs(Napi::Env env, const train::Metrics& m) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("loss", m.loss);
-  o.Set("lossClean", m.lossClean);
-  o.Set("lossAdv", m.lossAdv);
-  o.Set("lossMix", m.lossMix);
-  o.Set("accuracy", m.accuracy);
-  o.Set("lr", m.lr);
+  for (const auto& [k, v] : m) o.Set(k, v);
   return o;
 }
 
-void CheckImages(const Args& a, const at::Tensor& t, const char* name, const at::Device& device) {
+Napi::Object StateToJs(Napi::Env env, train::StateDict& s) {
+  Napi::Object o = Napi::Object::New(env);
+  for (auto& [k, v] : s) o.Set(k, TensorHandle::Wrap(env, std::move(v)));
+  return o;
+}
+
+void CheckImages(const Args& a, const at::Tensor& t, const std::string& name, const at::Device& device) {
   if (t.dim() != 4 || t.size(1) != 3) a.rangeError(name, "a [N, 3, H, W] Tensor", a.at(0));
   if (!at::isFloatingType(t.scalar_type())) a.typeError(name, "a float32 or float64 Tensor with values in [0, 1]", a.at(0));
   if (t.device() != device) ThrowError(std::string(a.fn()) + ": " + name + " is on " + DeviceName(t.device()) + ", the trainer on " + DeviceName(device));
+}
+
+// views: the method's views, all [N, 3, H, W] with one N, on the trainer's device; large
+// crops (the first spec.large) share one size.
+std::vector<at::Tensor> ReadViews(const Args& a, size_t i, const train::ViewSpec& spec, const at::Device& device,
+                                  int64_t expected) {
+  std::vector<at::Tensor> views = a.tensorList(i, "views");
+  if (static_cast<int64_t>(views.size()) != expected)
+    ThrowRangeError(std::string(a.fn()) + ": views must hold " + std::to_string(expected) + " Tensors, got " + std::to_string(views.size()));
+  for (size_t v = 0; v < views.size(); ++v) {
+    CheckImages(a, views[v], "views[" + std::to_string(v) + "]", device);
+    if (views[v].size(0) != views[0].size(0)) ThrowRangeError(std::string(a.fn()) + ": every view must have the batch size of views[0]");
+    if (static_cast<int64_t>(v) < spec.large && views[v].sizes() != views[0].sizes())
+      ThrowRangeError(std::string(a.fn()) + ": the " + std::to_string(spec.large) + " large views must have one shape");
+  }
+  return views;
+}
+
+std::optional<at::Tensor> ReadIndices(const Args& a, const Options& o, int64_t n) {
+  std::optional<at::Tensor> idx = o.tensor("indices");
+  if (idx && (idx->dim() != 1 || idx->size(0) != n || (idx->scalar_type() != at::kLong && idx->scalar_type() != at::kInt)))
+    ThrowRangeError(std::string(a.fn()) + ": options.indices must be an int64 or int32 [N] Tensor");
+  // A private copy: the trainer checks and uses the same values, whatever JS does meanwhile.
+  if (idx) idx = idx->to(at::kCPU, at::kLong, false, true);
+  return idx;
 }
 }  // namespace
 
 // ---- handle ------------------------------------------------------------------------------
 
-Napi::Function MocoTrainerHandle::Define(Napi::Env env) {
-  return DefineClass(env, "MocoTrainerHandle",
-                     {InstanceMethod<&MocoTrainerHandle::Step>("step"), InstanceMethod<&MocoTrainerHandle::Embed>("embed"),
-                      InstanceMethod<&MocoTrainerHandle::State>("state"),
-                      InstanceMethod<&MocoTrainerHandle::LoadState>("loadState"),
-                      InstanceMethod<&MocoTrainerHandle::Dispose>("dispose")});
+Napi::Function TrainerHandle::Define(Napi::Env env) {
+  return DefineClass(env, "TrainerHandle",
+                     {InstanceMethod<&TrainerHandle::Step>("step"), InstanceMethod<&TrainerHandle::Observe>("observe"),
+                      InstanceMethod<&TrainerHandle::BeginEpoch>("beginEpoch"),
+                      InstanceMethod<&TrainerHandle::Embed>("embed"),
+                      InstanceMethod<&TrainerHandle::BackboneState>("backboneState"),
+                      InstanceMethod<&TrainerHandle::State>("state"),
+                      InstanceMethod<&TrainerHandle::LoadState>("loadState"),
+                      InstanceMethod<&TrainerHandle::Describe>("describe"),
+                      InstanceMethod<&TrainerHandle::AugmentGenerator>("augmentGenerator"),
+                      InstanceMethod<&TrainerHandle::Dispose>("dispose")});
 }
 
-MocoTrainerHandle::MocoTrainerHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MocoTrainerHandle>(info) {
+TrainerHandle::TrainerHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerHandle>(info) {
   if (info.Length() != 1 || !info[0].IsExternal() || info[0].As<Napi::External<void>>().Data() != &trainerToken) {
-    Napi::TypeError::New(info.Env(), "MocoTrainerHandle: made by createMocoTrainer(), not with new").ThrowAsJavaScriptException();
+    Napi::TypeError::New(info.Env(), "TrainerHandle: made by createTrainer(), not with new").ThrowAsJavaScriptException();
     return;
   }
   info.This().As<Napi::Object>().TypeTag(&kTrainerTag);
 }
 
-Napi::Object MocoTrainerHandle::Wrap(Napi::Env env, std::shared_ptr<SharedTrainer> t) {
+Napi::Object TrainerHandle::Wrap(Napi::Env env, std::shared_ptr<SharedTrainer> t) {
   Napi::Object obj = env.GetInstanceData<AddonData>()->trainerCtor.New({Napi::External<void>::New(env, &trainerToken)});
-  Napi::ObjectWrap<MocoTrainerHandle>::Unwrap(obj)->shared_ = std::move(t);
+  Napi::ObjectWrap<TrainerHandle>::Unwrap(obj)->shared_ = std::move(t);
   return obj;
 }
 
-std::shared_ptr<SharedTrainer> MocoTrainerHandle::get(const char* fn) const {
+std::shared_ptr<SharedTrainer> TrainerHandle::get(const char* fn) const {
   if (!shared_) ThrowError(std::string(fn) + ": the trainer was disposed");
   return shared_;
 }
 
-// step(viewQ, viewK, lr, options?: { hardViewScale?, pgdNoise?, perm?, boxes? }) -> Promise<metrics>
+// step(views, lr, options?: { indices?, hardViewScale?, pgdNoise?, perm?, boxes? }) -> Promise<metrics>
 // (pgdNoise, perm and boxes inject the step's randomness, for tests)
-Napi::Value MocoTrainerHandle::Step(const Napi::CallbackInfo& info) {
-  return Protect(info, "MocoTrainer.step", [&]() -> Napi::Value {
-    Args a(info, "MocoTrainer.step");
+Napi::Value TrainerHandle::Step(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.step", [&]() -> Napi::Value {
+    Args a(info, "Trainer.step");
     auto shared = get(a.fn());
-    const auto& opts = shared->trainer->options();
+    const train::Trainer& t = *shared->trainer;
+    const train::ViewSpec spec = t.viewSpec();
     train::StepInputs in;
-    in.viewQ = a.tensor(0, "viewQ");
-    in.viewK = a.tensor(1, "viewK");
-    CheckImages(a, in.viewQ, "viewQ", opts.device);
-    CheckImages(a, in.viewK, "viewK", opts.device);
-    if (in.viewQ.sizes() != in.viewK.sizes()) ThrowRangeError("MocoTrainer.step: viewQ and viewK must have the same shape");
-    double lr = a.number(2, "lr");
-    if (lr < 0) a.rangeError("lr", "a finite number >= 0", a.at(2));
-    Options options(a, 3, "options");
+    in.views = ReadViews(a, 0, spec, t.device(), spec.large + spec.small);
+    double lr = a.number(1, "lr");
+    if (lr < 0) a.rangeError("lr", "a finite number >= 0", a.at(1));
+    Options options(a, 2, "options");
+    const int64_t n = in.views[0].size(0);
+    in.indices = ReadIndices(a, options, n);
     in.hardViewScale = options.number("hardViewScale", 1.0, 0, 1e6);
     in.pgdNoise = options.tensor("pgdNoise");
     in.perm = options.tensor("perm");
     in.boxes = options.tensor("boxes");
-    const int64_t n = in.viewQ.size(0);
-    if (in.pgdNoise && in.pgdNoise->sizes() != in.viewQ.sizes()) ThrowRangeError("MocoTrainer.step: options.pgdNoise must have viewQ's shape");
-    if (in.perm.has_value() != in.boxes.has_value()) ThrowTypeError("MocoTrainer.step: options.perm and options.boxes go together");
-    if (in.perm && (in.perm->dim() != 1 || in.perm->size(0) != n)) ThrowRangeError("MocoTrainer.step: options.perm must be [N]");
+    if (in.pgdNoise && in.pgdNoise->sizes() != in.views[0].sizes()) ThrowRangeError("Trainer.step: options.pgdNoise must have views[0]'s shape");
+    if (in.perm.has_value() != in.boxes.has_value()) ThrowTypeError("Trainer.step: options.perm and options.boxes go together");
+    if (in.perm && (in.perm->dim() != 1 || in.perm->size(0) != n)) ThrowRangeError("Trainer.step: options.perm must be [N]");
     if (in.boxes && (in.boxes->dim() != 2 || in.boxes->size(0) != n || in.boxes->size(1) != 4))
-      ThrowRangeError("MocoTrainer.step: options.boxes must be [N, 4]");
-    if (opts.cutmix.enabled && in.hardViewScale > 0 && n < 2) ThrowRangeError("MocoTrainer.step: a CutMix step needs a batch of at least 2, got 1");
+      ThrowRangeError("Trainer.step: options.boxes must be [N, 4]");
+    // Private copies of injected indices: validated and used as the same values.
+    if (in.perm) in.perm = in.perm->to(at::kCPU, at::kLong, false, true);
+    if (in.boxes) in.boxes = in.boxes->to(at::kCPU, at::kLong, false, true);
     return RunAsync(
-        a.env(), "MocoTrainer.step",
+        a.env(), "Trainer.step",
         [shared, in, lr] {
           std::lock_guard<std::mutex> lock(shared->mutex);
           return shared->trainer->step(in, lr);
         },
-        [](Napi::Env env, train::StepMetrics& m) -> Napi::Value { return MetricsToJs(env, m); });
+        [](Napi::Env env, train::Metrics& m) -> Napi::Value { return MetricsToJs(env, m); });
   });
 }
 
-// embed(images, { key = false }) -> Promise<Tensor [N, featureDim]>
-Napi::Value MocoTrainerHandle::Embed(const Napi::CallbackInfo& info) {
-  return Protect(info, "MocoTrainer.embed", [&]() -> Napi::Value {
-    Args a(info, "MocoTrainer.embed");
+// observe(views, { indices }) -> Promise<void>: the no-grad pass before training (large crops only)
+Napi::Value TrainerHandle::Observe(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.observe", [&]() -> Napi::Value {
+    Args a(info, "Trainer.observe");
+    auto shared = get(a.fn());
+    const train::Trainer& t = *shared->trainer;
+    train::StepInputs in;
+    in.views = ReadViews(a, 0, t.viewSpec(), t.device(), t.viewSpec().large);
+    Options options(a, 1, "options");
+    in.indices = ReadIndices(a, options, in.views[0].size(0));
+    return RunAsync(
+        a.env(), "Trainer.observe",
+        [shared, in] {
+          std::lock_guard<std::mutex> lock(shared->mutex);
+          shared->trainer->observe(in);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  });
+}
+
+// beginEpoch(epoch, { initialCentroids?: Tensor[] }) -> Promise<metrics>
+Napi::Value TrainerHandle::BeginEpoch(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.beginEpoch", [&]() -> Napi::Value {
+    Args a(info, "Trainer.beginEpoch");
+    auto shared = get(a.fn());
+    train::EpochInputs in;
+    in.epoch = a.integer(0, "epoch", 0, int64_t{1} << 40);
+    if (a.has(1)) {
+      Napi::Object o = a.object(1, "options");
+      Napi::Value c = o.Get("initialCentroids");
+      if (!c.IsUndefined()) {
+        if (!c.IsArray()) a.typeError("options.initialCentroids", "an array of Tensors", c);
+        std::vector<at::Tensor> list;
+        for (uint32_t k = 0; k < c.As<Napi::Array>().Length(); ++k) {
+          TensorHandle* h = TensorHandle::From(c.As<Napi::Array>().Get(k));
+          if (!h || h->disposed()) a.typeError("options.initialCentroids[" + std::to_string(k) + "]", "a Tensor", c);
+          list.push_back(h->tensor().clone());
+        }
+        in.initialCentroids = list;
+      }
+    }
+    return RunAsync(
+        a.env(), "Trainer.beginEpoch",
+        [shared, in] {
+          std::lock_guard<std::mutex> lock(shared->mutex);
+          return shared->trainer->beginEpoch(in);
+        },
+        [](Napi::Env env, train::Metrics& m) -> Napi::Value { return MetricsToJs(env, m); });
+  });
+}
+
+// embed(images) -> Promise<Tensor [N, featureDim]>
+Napi::Value TrainerHandle::Embed(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.embed", [&]() -> Napi::Value {
+    Args a(info, "Trainer.embed");
     auto shared = get(a.fn());
     at::Tensor images = a.tensor(0, "images");
-    CheckImages(a, images, "images", shared->trainer->options().device);
-    bool key = Options(a, 1, "options").boolean("key", false);
+    CheckImages(a, images, "images", shared->trainer->device());
     return RunAsync(
-        a.env(), "MocoTrainer.embed",
-        [shared, images, key] {
+        a.env(), "Trainer.embed",
+        [shared, images] {
           std::lock_guard<std::mutex> lock(shared->mutex);
-          return shared->trainer->embed(images, key);
+          return shared->trainer->embed(images);
         },
         [](Napi::Env env, at::Tensor& t) -> Napi::Value { return TensorHandle::Wrap(env, std::move(t)); });
   });
 }
 
-// state() -> Promise<{ [name]: Tensor }> (copies, so later steps don't change them)
-Napi::Value MocoTrainerHandle::State(const Napi::CallbackInfo& info) {
-  return Protect(info, "MocoTrainer.state", [&]() -> Napi::Value {
-    auto shared = get("MocoTrainer.state");
-    using State = std::vector<std::pair<std::string, at::Tensor>>;
+// backboneState() -> Promise<{ [torchvision name]: Tensor }> (copies)
+Napi::Value TrainerHandle::BackboneState(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.backboneState", [&]() -> Napi::Value {
+    auto shared = get("Trainer.backboneState");
     return RunAsync(
-        info.Env(), "MocoTrainer.state",
+        info.Env(), "Trainer.backboneState",
         [shared] {
           std::lock_guard<std::mutex> lock(shared->mutex);
-          State out;
-          for (auto& [k, v] : shared->trainer->state()) out.emplace_back(k, v.detach().clone());
+          train::StateDict out;
+          for (auto& [k, v] : shared->trainer->backboneState()) out[k] = v.detach().clone();
           return out;
         },
-        [](Napi::Env env, State& s) -> Napi::Value {
-          Napi::Object o = Napi::Object::New(env);
-          for (auto& [k, v] : s) o.Set(k, TensorHandle::Wrap(env, std::move(v)));
-          return o;
-        });
+        [](Napi::Env env, train::StateDict& s) -> Napi::Value { return StateToJs(env, s); });
+  });
+}
+
+// state() -> Promise<{ [name]: Tensor }> (copies, so later steps don't change them)
+Napi::Value TrainerHandle::State(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.state", [&]() -> Napi::Value {
+    auto shared = get("Trainer.state");
+    return RunAsync(
+        info.Env(), "Trainer.state",
+        [shared] {
+          std::lock_guard<std::mutex> lock(shared->mutex);
+          train::StateDict out;
+          for (auto& [k, v] : shared->trainer->state()) out[k] = v.detach().clone();
+          return out;
+        },
+        [](Napi::Env env, train::StateDict& s) -> Napi::Value { return StateToJs(env, s); });
   });
 }
 
 // loadState({ [name]: Tensor }) -> Promise<void>
-Napi::Value MocoTrainerHandle::LoadState(const Napi::CallbackInfo& info) {
-  return Protect(info, "MocoTrainer.loadState", [&]() -> Napi::Value {
-    Args a(info, "MocoTrainer.loadState");
+Napi::Value TrainerHandle::LoadState(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.loadState", [&]() -> Napi::Value {
+    Args a(info, "Trainer.loadState");
     auto shared = get(a.fn());
     Napi::Object obj = a.object(0, "state");
-    std::map<std::string, at::Tensor> state;
+    train::StateDict state;
     Napi::Array keys = obj.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
       TensorHandle* h = TensorHandle::From(obj.Get(k));
       if (!h) a.typeError("state." + k, "a Tensor", obj.Get(k));
-      if (h->disposed()) ThrowError("MocoTrainer.loadState: state." + k + " was disposed");
+      if (h->disposed()) ThrowError("Trainer.loadState: state." + k + " was disposed");
       state[k] = h->tensor();
     }
     return RunAsync(
-        a.env(), "MocoTrainer.loadState",
+        a.env(), "Trainer.loadState",
         [shared, state] {
           std::lock_guard<std::mutex> lock(shared->mutex);
           shared->trainer->loadState(state);
@@ -229,22 +395,56 @@ Napi::Value MocoTrainerHandle::LoadState(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value MocoTrainerHandle::Dispose(const Napi::CallbackInfo& info) {
+// describe() -> { largeViews, smallViews, initPass } (sync: fixed at creation)
+Napi::Value TrainerHandle::Describe(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.describe", [&]() -> Napi::Value {
+    auto shared = get("Trainer.describe");
+    const train::ViewSpec spec = shared->trainer->viewSpec();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("largeViews", static_cast<double>(spec.large));
+    o.Set("smallViews", static_cast<double>(spec.small));
+    o.Set("initPass", shared->trainer->wantsInitPass());
+    return o;
+  });
+}
+
+// augmentGenerator() -> Generator: the trainer's own augmentation generator (saved in state()).
+Napi::Value TrainerHandle::AugmentGenerator(const Napi::CallbackInfo& info) {
+  return Protect(info, "Trainer.augmentGenerator", [&]() -> Napi::Value {
+    auto shared = get("Trainer.augmentGenerator");
+    return GeneratorHandle::Wrap(info.Env(), shared->trainer->augmentGenerator());
+  });
+}
+
+Napi::Value TrainerHandle::Dispose(const Napi::CallbackInfo& info) {
   shared_.reset();
   return info.Env().Undefined();
 }
 
-Napi::Value CreateMocoTrainer(const Napi::CallbackInfo& info) {
-  Args a(info, "createMocoTrainer");
-  train::MocoOptions options = ParseMocoOptions(a);
+// createTrainer(method, options) -> Promise<TrainerHandle>
+Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
+  Args a(info, "createTrainer");
+  Napi::Value mv = a.at(0);
+  std::string method = mv.IsString() ? mv.As<Napi::String>().Utf8Value() : "";
+  Factory factory;
+  std::string known;
+  for (const auto& [name, make] : kMethods) {
+    known += (known.empty() ? "'" : ", '") + name + "'";
+    if (name == method) {
+      Napi::Object obj = a.object(1, "options");
+      Options o(a, 1, "options");
+      factory = make(a, obj, o);
+    }
+  }
+  if (!factory) a.typeError("method", "one of " + known, mv);
   return RunAsync(
-      a.env(), "createMocoTrainer",
-      [options] {
+      a.env(), "createTrainer",
+      [factory] {
         auto shared = std::make_shared<SharedTrainer>();
-        shared->trainer = std::make_unique<train::MocoTrainer>(options);
+        shared->trainer = factory();
         return shared;
       },
-      [](Napi::Env env, std::shared_ptr<SharedTrainer>& s) -> Napi::Value { return MocoTrainerHandle::Wrap(env, s); });
+      [](Napi::Env env, std::shared_ptr<SharedTrainer>& s) -> Napi::Value { return TrainerHandle::Wrap(env, s); });
 }
 
 // ---- augmentations -----------------------------------------------------------------------

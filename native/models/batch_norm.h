@@ -29,6 +29,7 @@ class BatchNormModeGuard {
   BatchNormMode previous_;
 };
 
+// Also serves [N, C] inputs (the DeepCluster head's BatchNorm1d): batch_norm is the same op.
 class BatchNorm2dImpl : public torch::nn::Module {
  public:
   BatchNorm2dImpl(int64_t channels, bool auxiliary);

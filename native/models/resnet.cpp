@@ -89,8 +89,13 @@ EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {
   TORCH_CHECK(o.mean.size() == 3 && o.std.size() == 3, "mean and std need 3 values");
   backbone = register_module("backbone", ResNet(o.backbone));
   const int64_t f = backbone->featureDim();
-  // MoCo-v2's MLP head; torch.nn.Linear's default initialisation (kaiming_uniform a=sqrt(5)).
-  head = register_module("head", torch::nn::Sequential(torch::nn::Linear(f, f), torch::nn::ReLU(), torch::nn::Linear(f, o.outDim)));
+  const int64_t hidden = o.headHidden > 0 ? o.headHidden : f;
+  // torch.nn.Linear's default initialisation (kaiming_uniform a=sqrt(5)). The DeepCluster
+  // head's BN follows the same BatchNormMode rules as the backbone's (attacks record nothing).
+  head = o.headBN ? register_module("head", torch::nn::Sequential(torch::nn::Linear(f, hidden), BatchNorm2d(hidden, false),
+                                                                  torch::nn::ReLU(), torch::nn::Linear(hidden, o.outDim)))
+                  : register_module("head", torch::nn::Sequential(torch::nn::Linear(f, hidden), torch::nn::ReLU(),
+                                                                  torch::nn::Linear(hidden, o.outDim)));
   input_mean = register_buffer("input_mean", torch::tensor(o.mean, torch::kFloat).view({1, 3, 1, 1}));
   input_std = register_buffer("input_std", torch::tensor(o.std, torch::kFloat).view({1, 3, 1, 1}));
 }
@@ -99,9 +104,19 @@ torch::Tensor EncoderImpl::features(const torch::Tensor& images) {
   return backbone->forward((images - input_mean) / input_std);
 }
 
-torch::Tensor EncoderImpl::forward(const torch::Tensor& images) {
-  return torch::nn::functional::normalize(head->forward(features(images)),
-                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
+torch::Tensor EncoderImpl::project(const torch::Tensor& f) {
+  return torch::nn::functional::normalize(head->forward(f), torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor EncoderImpl::forward(const torch::Tensor& images) { return project(features(images)); }
+
+std::map<std::string, torch::Tensor> BackboneState(EncoderImpl& encoder) {
+  std::map<std::string, torch::Tensor> out;
+  for (auto& p : encoder.backbone->named_parameters())
+    if (p.key().find("aux_") == std::string::npos) out[p.key()] = p.value().detach();
+  for (auto& b : encoder.backbone->named_buffers())
+    if (b.key().find("aux_") == std::string::npos) out[b.key()] = b.value();
+  return out;
 }
 
 void CopyWeights(torch::nn::Module& target, const torch::nn::Module& source) {

@@ -8,6 +8,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include <map>
 #include <string>
 
 #include "models/batch_norm.h"
@@ -37,11 +38,14 @@ class ResNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ResNet);
 
-// Backbone + MoCo-v2 MLP head (Linear, ReLU, Linear) + L2 normalisation; input normalisation
-// (x - mean) / std is the first layer, so attacks and clamps work in [0, 1] pixel space.
+// Backbone + projection head + L2 normalisation; input normalisation (x - mean) / std is the
+// first layer, so attacks and clamps work in [0, 1] pixel space. The head is MoCo-v2's
+// (Linear, ReLU, Linear) or, with headBN, DeepCluster-v2's (Linear, BN, ReLU, Linear).
 struct EncoderOptions {
   ResNetOptions backbone;
   int64_t outDim = 128;
+  int64_t headHidden = 0;  // hidden width of the head; 0 = the backbone's feature width
+  bool headBN = false;
   std::vector<double> mean = {0.4914, 0.4822, 0.4465};  // CIFAR-10
   std::vector<double> std = {0.2470, 0.2435, 0.2616};
 };
@@ -53,6 +57,8 @@ class EncoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& images);
   // Backbone features (pooled, not normalised) [N, featureDim]: what evaluation uses.
   torch::Tensor features(const torch::Tensor& images);
+  // The head and L2 normalisation on features (multi-crop runs the head once on all crops).
+  torch::Tensor project(const torch::Tensor& features);
   const EncoderOptions& options() const { return options_; }
 
   ResNet backbone{nullptr};
@@ -66,5 +72,8 @@ TORCH_MODULE(Encoder);
 
 // Copies every parameter and buffer of `source` into `target` (same architecture).
 void CopyWeights(torch::nn::Module& target, const torch::nn::Module& source);
+
+// The backbone's parameters and buffers with torchvision's names (auxiliary BN left out).
+std::map<std::string, torch::Tensor> BackboneState(EncoderImpl& encoder);
 
 }  // namespace hexa::models

@@ -4,13 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, EMBEDDED_DEFAULT, resolveConfig } from '../../lib/train/config.js';
-import { train } from '../../lib/train/moco.js';
+import { ConfigError, DEFAULTS, resolveConfig } from '../../lib/train/config.js';
+import { EMBEDDED_DEFAULT } from '../../lib/train/presets.js';
+import { train } from '../../lib/train/run.js';
 
 it('epochs before hardViewStartEpoch have no hard-view terms, later ones have both', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-hvstart-'));
   try {
-    const config = resolveConfig({ data: 'cifar10', trainSubset: 32, batchSize: 16, epochs: 3, width: 4, queueSize: 40, knnEvery: -1, seed: 2, hardViewStartEpoch: 2, out: tmp });
+    const config = resolveConfig({ data: 'cifar10', trainSubset: 32, batchSize: 16, epochs: 3, width: 4, moco: { queueSize: 40 }, knnEvery: -1, seed: 2, hardViewStartEpoch: 2, out: tmp });
     await train(config);
     const steps = fs.readFileSync(path.join(tmp, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.type === 'step');
     expect(steps.map((s) => s.epoch)).toEqual([0, 0, 1, 1, 2, 2]);

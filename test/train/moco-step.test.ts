@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cuda, Generator, rand, tensor, Tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
-import { MocoModel } from '../../lib/train/moco.js';
+import { TrainerModel } from '../../lib/train/model.js';
 import { maxRelError, torchReference, type RefArray } from '../support/torch-reference.js';
 
 const referenceDir = path.join(__dirname, '..', 'reference');
@@ -20,12 +20,12 @@ async function arr(t: Tensor): Promise<RefArray> {
 async function compare(method: 'hexa-moco' | 'moco', device: 'cpu' | 'cuda' = 'cpu') {
   const n = 6, size = 16, steps = 2, lr = 0.05;
   const config = resolveConfig({
-    method, device, width: 4, queueSize: 10, // 10 is not a multiple of the batch of 6: the queue wraps
-    keyMomentum: 0.9, weightDecay: 5e-4, seed: 3,
+    method, device, width: 4, moco: { queueSize: 10, keyMomentum: 0.9 }, // 10 is not a multiple of the batch of 6: the queue wraps
+    weightDecay: 5e-4, seed: 3,
     adversarial: { eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, weight: 0.7 },
     cutmix: { alpha: 1, weight: 0.6 },
   });
-  const model = await MocoModel.create(config, size);
+  const model = await TrainerModel.create(config, { viewSize: size, datasetSize: n });
   const initial = await model.state();
   const g = new Generator(99);
   const inputs: Record<string, RefArray> = {};
@@ -39,7 +39,7 @@ async function compare(method: 'hexa-moco' | 'moco', device: 'cpu' | 'cuda' = 'c
     // Boxes of every kind: inside, touching each border, empty, the whole image.
     const boxes = tensor(new BigInt64Array([2n, 3n, 9n, 12n, 0n, 0n, 5n, 16n, 10n, 10n, 16n, 16n, 4n, 4n, 4n, 9n, 0n, 0n, 16n, 16n, 7n, 1n, 15n, 6n].map((v, i) => (s === 1 && i % 4 === 0 ? v / 2n : v))), [n, 4]);
     const on = (t: Tensor) => (device === 'cpu' ? t : t.to(device));
-    const m = await model.stepViews(await on(viewQ), await on(viewK), lr, { pgdNoise: await on(noise), perm: await on(perm), boxes: await on(boxes) });
+    const m = await model.stepViews([await on(viewQ), await on(viewK)], lr, { pgdNoise: await on(noise), perm: await on(perm), boxes: await on(boxes) });
     hexaLosses.push([m.loss, m.lossClean, m.lossAdv, m.lossMix]);
     Object.assign(inputs, {
       [`viewQ${s}`]: await arr(viewQ), [`viewK${s}`]: await arr(viewK), [`noise${s}`]: await arr(noise),
@@ -47,7 +47,7 @@ async function compare(method: 'hexa-moco' | 'moco', device: 'cpu' | 'cuda' = 'c
     });
   }
   const a = config.adversarial, c = config.cutmix;
-  const cfg = [4, steps, 10, config.temperature, 0.9, 0.9, 5e-4, lr, a ? 1 : 0, a?.eps ?? 0, a?.stepSize ?? 0, a?.steps ?? 0, a?.weight ?? 0, c ? 1 : 0, c?.weight ?? 0];
+  const cfg = [4, steps, 10, config.moco.temperature, 0.9, 0.9, 5e-4, lr, a ? 1 : 0, a?.eps ?? 0, a?.stepSize ?? 0, a?.steps ?? 0, a?.weight ?? 0, c ? 1 : 0, c?.weight ?? 0];
   inputs.cfg = { data: new Float64Array(cfg), shape: [cfg.length] };
   const ref = torchReference(reference, inputs);
   const final = await model.state();
@@ -81,15 +81,15 @@ describe('one training iteration equals an independent PyTorch implementation', 
   it('MoCo-v2: the same trainer with both hard views off', () => compare('moco'), 300_000);
   it('a HEXA_MoCo step with hardViewScale 0 (before hardViewStartEpoch) is exactly a MoCo-v2 step', async () => {
     const n = 6, size = 16;
-    const base = { width: 4, queueSize: 10, seed: 5 };
-    const hexa = await MocoModel.create(resolveConfig({ ...base, method: 'hexa-moco' }), size);
-    const moco = await MocoModel.create(resolveConfig({ ...base, method: 'moco' }), size);
+    const base = { width: 4, moco: { queueSize: 10 }, seed: 5 };
+    const hexa = await TrainerModel.create(resolveConfig({ ...base, method: 'hexa-moco' }), { viewSize: size, datasetSize: n });
+    const moco = await TrainerModel.create(resolveConfig({ ...base, method: 'moco' }), { viewSize: size, datasetSize: n });
     const g = new Generator(7);
     for (let s = 0; s < 2; s++) {
       const vq = await rand([n, 3, size, size], { generator: g });
       const vk = await rand([n, 3, size, size], { generator: g });
-      const a = await hexa.stepViews(vq, vk, 0.05, { hardViewScale: 0 });
-      const b = await moco.stepViews(vq, vk, 0.05);
+      const a = await hexa.stepViews([vq, vk], 0.05, { hardViewScale: 0 });
+      const b = await moco.stepViews([vq, vk], 0.05);
       expect([a.loss, a.lossAdv, a.lossMix]).toEqual([b.loss, 0, 0]);
     }
     const [sa, sb] = [await hexa.state(), await moco.state()];
@@ -99,9 +99,9 @@ describe('one training iteration equals an independent PyTorch implementation', 
     }
     // With the hard views on, the same step differs.
     const vq = await rand([n, 3, size, size], { generator: g });
-    const on = await hexa.stepViews(vq, vq, 0.05);
+    const on = await hexa.stepViews([vq, vq], 0.05);
     expect(on.lossAdv).toBeGreaterThan(0);
-    await expect(hexa.stepViews(vq, vq, 0.05, { hardViewScale: -1 })).rejects.toThrow(/hardViewScale/);
+    await expect(hexa.stepViews([vq, vq], 0.05, { hardViewScale: -1 })).rejects.toThrow(/hardViewScale/);
     hexa.dispose();
     moco.dispose();
   }, 120_000);

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { loadSafetensors } from '../../lib/checkpoint/safetensors.js';
 import { resolveConfig } from '../../lib/train/config.js';
-import { readCheckpointInfo, train } from '../../lib/train/moco.js';
+import { readCheckpointInfo } from '../../lib/train/checkpoint.js';
+import { train } from '../../lib/train/run.js';
 
 async function lastState(out: string) {
   const dir = path.join(out, 'checkpoints');
@@ -14,10 +15,16 @@ async function lastState(out: string) {
   return { info, ...(await loadSafetensors(path.join(dir, info.weights))) };
 }
 
-it('stop mid-epoch + --resume == an uninterrupted run, bit for bit', async () => {
+const common = { data: 'cifar10', trainSubset: 48, batchSize: 16, epochs: 2, width: 4, knnEvery: -1, seed: 5, lr: 0.1, warmupEpochs: 1 };
+const cases: Array<[string, Record<string, unknown>, string]> = [
+  ['HEXA_MoCo', { ...common, moco: { queueSize: 40 } }, 'queue'],
+  // DeepCluster: the bank, its assignments and prototypes are state too; multi-crop and LARS on.
+  ['HEXA_DCluster', { ...common, method: 'hexa-dcluster', optimizer: 'lars', dcluster: { prototypes: [3, 2], smallCrops: 1 } }, 'bank'],
+];
+
+it.each(cases)('%s: stop mid-epoch + --resume == an uninterrupted run, bit for bit', async (_name, base, methodTensor) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-resume-'));
   try {
-    const base = { data: 'cifar10', trainSubset: 48, batchSize: 16, epochs: 2, width: 4, queueSize: 40, knnEvery: -1, seed: 5, lr: 0.1, warmupEpochs: 1 };
     const a = await train(resolveConfig(base, { out: path.join(tmp, 'a') }));
     expect(a.stopped).toBe(false);
     expect(a.globalStep).toBe(6);
@@ -35,6 +42,7 @@ it('stop mid-epoch + --resume == an uninterrupted run, bit for bit', async () =>
     expect(sb.info.globalStep).toBe(sa.info.globalStep);
     expect(Object.keys(sb.tensors).sort()).toEqual(Object.keys(sa.tensors).sort());
     expect(Object.keys(sa.tensors).some((k) => k.startsWith('optimizer.'))).toBe(true);
+    expect(Object.keys(sa.tensors)).toContain(methodTensor);
     let differing: string[] = [];
     for (const [k, t] of Object.entries(sa.tensors)) {
       const x = Buffer.from((await t.data()).buffer);

@@ -1,0 +1,65 @@
+// DeepCluster-v2 and HEXA_DCluster: two large crops of every image (their clean embeddings
+// feed the memory bank) plus optional small crops (multi-crop), with swav's / solo-learn's
+// augmentations (stronger colour jitter than MoCo's aug-plus, smaller minimum crop scale).
+// The native trainer (native/train/dcluster_trainer.h) clusters and trains.
+import { applyAugment, sampleAugment, type AugmentOptions } from '../../augment/index.js';
+import type { TrainConfig } from '../config.js';
+import type { TrainMethod } from './method.js';
+
+/** The clusters of each head, with 0 sized from the data (see DClusterConfig.prototypes). */
+export function prototypeSizes(c: TrainConfig, datasetSize: number): number[] {
+  const auto = Math.max(1, Math.min(3000, Math.floor(datasetSize / 15)));
+  return c.dcluster.prototypes.map((k) => (k === 0 ? auto : k));
+}
+
+export function smallCropSize(c: TrainConfig, viewSize: number): number {
+  return c.dcluster.smallCropSize || Math.max(1, Math.round((viewSize * 96) / 224));
+}
+
+function jitter(c: TrainConfig): AugmentOptions {
+  const s = c.dcluster.colorJitter;
+  return { brightness: s, contrast: s, saturation: s, hue: Math.min(0.5, s / 4) };
+}
+
+export const dcluster: TrainMethod = {
+  family: 'dcluster',
+  nativeOptions: (c, { datasetSize }) => ({
+    datasetSize,
+    prototypes: prototypeSizes(c, datasetSize),
+    temperature: c.dcluster.temperature,
+    kmeansIterations: c.dcluster.kmeansIterations,
+    headHidden: c.dcluster.headHidden,
+    smallCrops: c.dcluster.smallCrops,
+    initPass: c.dcluster.initPass,
+  }),
+  async views(x, c, { viewSize }, generator, largeOnly = false) {
+    const [n, , h, w] = x.shape;
+    const [lo, hi] = c.dcluster.largeCropScale;
+    const large = { ...jitter(c), scaleMin: lo, scaleMax: hi };
+    const out = [];
+    for (let i = 0; i < 2; i++) out.push(await applyAugment(x, await sampleAugment(n, h, w, large, generator), viewSize, viewSize));
+    if (largeOnly) return out;
+    const [slo, shi] = c.dcluster.smallCropScale;
+    const small = { ...jitter(c), scaleMin: slo, scaleMax: shi };
+    const s = smallCropSize(c, viewSize);
+    for (let i = 0; i < c.dcluster.smallCrops; i++) out.push(await applyAugment(x, await sampleAugment(n, h, w, small, generator), s, s));
+    return out;
+  },
+  preset: {
+    data: 'cifar10',
+    trainSubset: 10000,
+    arch: 'resnet18',
+    width: 16,
+    epochs: 4,
+    batchSize: 64,
+    lr: 0.3,
+    weightDecay: 5e-4,
+    adversarial: { eps: 4 / 255, stepSize: 2 / 255, steps: 1, randomStart: true, auxBN: false, weight: 0.5 },
+    cutmix: { alpha: 1, weight: 0.5 },
+    hardViewStartEpoch: 1,
+    knnEvery: 0,
+    knnSubset: 0,
+    out: 'runs/dcluster-default',
+    baselines: true,
+  },
+};

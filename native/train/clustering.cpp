@@ -1,0 +1,84 @@
+#include "train/clustering.h"
+
+#include <cmath>
+
+#include "kernels/kmeans.h"
+
+namespace hexa::train {
+
+namespace {
+
+// Splits the largest cluster into every empty one; returns how many were empty.
+int64_t ReseedEmpty(at::Tensor& centroids, at::Tensor& counts, double delta, at::Generator& gen) {
+  at::Tensor c = counts.to(at::kCPU);
+  auto cv = c.accessor<int64_t, 1>();
+  int64_t reseeded = 0;
+  for (int64_t e = 0; e < c.size(0); ++e) {
+    if (cv[e] != 0) continue;
+    int64_t big = 0;
+    for (int64_t j = 1; j < c.size(0); ++j)
+      if (cv[j] > cv[big]) big = j;
+    if (cv[big] < 2) break;  // nothing left to split
+    at::Tensor r = at::randn({centroids.size(1)}, gen, at::TensorOptions().dtype(at::kDouble));
+    r = (r / r.norm()).to(centroids.options());
+    at::Tensor base = centroids[big].clone();
+    at::Tensor plus = base + delta * r, minus = base - delta * r;
+    centroids[e].copy_(plus / plus.norm().clamp_min(1e-12));
+    centroids[big].copy_(minus / minus.norm().clamp_min(1e-12));
+    // Half the members each, as far as the next empty cluster's choice is concerned.
+    cv[e] = cv[big] / 2;
+    cv[big] -= cv[e];
+    ++reseeded;
+  }
+  return reseeded;
+}
+
+}  // namespace
+
+KmeansResult SphericalKmeans(const at::Tensor& x, const KmeansOptions& o, const std::optional<at::Tensor>& initial,
+                             at::Generator& gen) {
+  const int64_t n = x.size(0), k = o.k;
+  TORCH_CHECK(x.dim() == 2 && n >= 1, "k-means: the bank must be [N, C] with N >= 1, got ", x.sizes());
+  TORCH_CHECK(k >= 1 && k <= n, "k-means: ", k, " clusters need at least as many bank rows, got ", n);
+  KmeansResult r;
+  if (initial) {
+    TORCH_CHECK(initial->dim() == 2 && initial->size(0) == k && initial->size(1) == x.size(1),
+                "k-means: initial centroids must be [", k, ", ", x.size(1), "], got ", initial->sizes());
+    r.centroids = initial->to(x.options()).clone();
+  } else {
+    at::Tensor rows = at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, k).to(x.device());
+    r.centroids = x.index_select(0, rows).clone();
+  }
+  at::Tensor score = at::empty({n}, x.options());
+  r.assignment = at::empty({n}, x.options().dtype(at::kLong));
+  at::Tensor counts = at::empty({k}, x.options().dtype(at::kLong));
+  for (int64_t it = 0;; ++it) {
+    kernels::kmeans_assign_out(x, r.centroids, 0, r.assignment, score);
+    if (it == o.iterations) break;
+    kernels::kmeans_update_centroids_out(x, r.assignment, k, r.centroids, r.centroids, counts);
+    r.reseeded += ReseedEmpty(r.centroids, counts, o.splitDelta, gen);
+  }
+  r.counts = at::bincount(r.assignment, {}, k).to(at::kCPU, at::kLong);
+  return r;
+}
+
+double NormalizedMutualInformation(const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(a.dim() == 1 && a.sizes() == b.sizes(), "NMI: two labelings of the same length");
+  const int64_t n = a.size(0);
+  if (n == 0) return 1.0;
+  at::Tensor x = a.to(at::kCPU, at::kLong), y = b.to(at::kCPU, at::kLong);
+  auto entropyOf = [n](const at::Tensor& counts) {
+    at::Tensor p = counts.to(at::kDouble) / static_cast<double>(n);
+    p = p.masked_select(p > 0);
+    return -(p * p.log()).sum().item<double>();
+  };
+  auto countsOf = [](const at::Tensor& keys) { return std::get<2>(at::_unique2(keys, false, false, true)); };
+  const int64_t span = y.max().item<int64_t>() - y.min().item<int64_t>() + 1;
+  at::Tensor joint = (x - x.min()) * span + (y - y.min());
+  const double hx = entropyOf(countsOf(x)), hy = entropyOf(countsOf(y)), hxy = entropyOf(countsOf(joint));
+  const double mi = hx + hy - hxy;
+  if (hx + hy <= 0) return 1.0;
+  return std::max(0.0, 2.0 * mi / (hx + hy));
+}
+
+}  // namespace hexa::train

@@ -1,0 +1,259 @@
+#include "train/dcluster_trainer.h"
+
+#include <torch/torch.h>
+
+#include "kernels/cutmix.h"
+#include "kernels/info_nce_autograd.h"
+
+namespace hexa::train {
+
+DClusterTrainer::DClusterTrainer(const DClusterOptions& o) : Trainer(o.seed), options_(o) {
+  TORCH_CHECK(!o.prototypes.empty(), "prototypes: at least one head");
+  TORCH_CHECK(o.temperature > 0, "temperature must be > 0, got ", o.temperature);
+  TORCH_CHECK(o.datasetSize >= 1, "datasetSize must be >= 1, got ", o.datasetSize);
+  TORCH_CHECK(o.kmeansIterations >= 0, "kmeansIterations must be >= 0");
+  for (int64_t k : o.prototypes)
+    TORCH_CHECK(k >= 1 && k <= o.datasetSize, "prototypes: every head needs 1 <= K <= the ", o.datasetSize,
+                " images, got ", k);
+  TORCH_CHECK(o.encoder.backbone.auxBN == o.hardViews.adversarial.auxBN, "encoder and adversarial auxBN must agree");
+  torch::manual_seed(o.seed);
+  model_ = models::Encoder(o.encoder);
+  model_->to(o.device);
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (auto& p : model_->named_parameters()) named.emplace_back(p.key(), p.value());
+  optimizer_ = std::make_unique<Optimizer>(std::move(named), o.optimizer);
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
+  const int64_t d = o.encoder.outDim, n = o.datasetSize;
+  // Until the first clustering the prototypes are random unit vectors (used only by
+  // embeddings' accuracy, never as targets: no image has an assignment yet).
+  for (int64_t k : o.prototypes) {
+    at::Tensor p = at::randn({k, d}, generator_, f32);
+    prototypes_.push_back((p / p.norm(2, {1}, true)).to(o.device));
+  }
+  bank_ = at::zeros({2, n, d}, f32.device(o.device));
+  bankFilled_ = at::zeros({n}, at::TensorOptions().dtype(at::kByte).device(o.device));
+  assignments_ = at::full({static_cast<int64_t>(o.prototypes.size()), n}, kUnassigned,
+                          at::TensorOptions().dtype(at::kLong).device(o.device));
+}
+
+at::Tensor DClusterTrainer::embedViews(const std::vector<at::Tensor>& views) {
+  // Same-size crops go through the backbone together; the head (and its BN) sees all crops.
+  std::vector<at::Tensor> features;
+  size_t i = 0;
+  while (i < views.size()) {
+    size_t j = i + 1;
+    while (j < views.size() && views[j].sizes() == views[i].sizes()) ++j;
+    std::vector<at::Tensor> group(views.begin() + i, views.begin() + j);
+    features.push_back(model_->features(group.size() == 1 ? group[0] : at::cat(group)));
+    i = j;
+  }
+  return model_->project(features.size() == 1 ? features[0] : at::cat(features));
+}
+
+at::Tensor DClusterTrainer::clusterLoss(const at::Tensor& z, const at::Tensor& targets, int64_t repeats,
+                                        at::Tensor* accuracy) {
+  const int64_t heads = static_cast<int64_t>(prototypes_.size());
+  at::Tensor t = repeats == 1 ? targets : targets.repeat({1, repeats});  // [H, R·n], crop-major as z
+  // Every head labels the same images (those in the bank at the last clustering).
+  at::Tensor valid = t[0].ge(0);
+  const int64_t count = valid.sum().item<int64_t>();
+  if (count == 0) {
+    if (accuracy) *accuracy = at::zeros({}, z.options().dtype(at::kDouble));
+    return (z * 0).sum();  // loss 0 with a zero gradient, never NaN (pytorch#70348)
+  }
+  at::Tensor rows = count == t.size(1) ? at::Tensor() : valid.nonzero().squeeze(1);
+  at::Tensor zs = rows.defined() ? z.index_select(0, rows) : z;
+  at::Tensor loss, correct;
+  for (int64_t h = 0; h < heads; ++h) {
+    at::Tensor th = rows.defined() ? t[h].index_select(0, rows) : t[h].contiguous();
+    at::Tensor lh = kernels::ClusterCEFunction::apply(zs, prototypes_[h], th, options_.temperature);
+    loss = h == 0 ? lh : loss + lh;
+    if (accuracy) {
+      torch::NoGradGuard no_grad;
+      at::Tensor top = at::mm(zs.detach(), prototypes_[h].t()).argmax(1);
+      at::Tensor c = top.eq(th).to(at::kDouble).mean();
+      correct = h == 0 ? c : correct + c;
+    }
+  }
+  if (accuracy) *accuracy = correct / static_cast<double>(heads);
+  return loss / static_cast<double>(heads);
+}
+
+at::Tensor DClusterTrainer::cutmixLoss(const at::Tensor& z, const at::Tensor& targets, const CutmixView& view) {
+  const int64_t heads = static_cast<int64_t>(prototypes_.size());
+  const at::Tensor perm = view.perm.to(targets.device(), at::kLong);
+  // A mixed image needs the labels of both its images; pairs with an unassigned one are dropped.
+  at::Tensor valid = targets[0].ge(0).logical_and(targets[0].index_select(0, perm).ge(0));
+  const int64_t count = valid.sum().item<int64_t>();
+  if (count == 0) return (z * 0).sum();
+  at::Tensor rows = count == z.size(0) ? at::Tensor() : valid.nonzero().squeeze(1);
+  at::Tensor zs = rows.defined() ? z.index_select(0, rows) : z;
+  const at::Tensor lambda = view.lambda.to(z.options());
+  at::Tensor loss;
+  for (int64_t h = 0; h < heads; ++h) {
+    // λ on the image's own cluster, 1 − λ on its partner's (unassigned columns clamped to 0
+    // only in rows that are dropped).
+    at::Tensor soft = kernels::cutmixTargets(lambda, perm, prototypes_[h].size(0), targets[h].clamp_min(0));
+    if (rows.defined()) soft = soft.index_select(0, rows);
+    at::Tensor lh = kernels::ClusterCEFunction::apply(zs, prototypes_[h], soft, options_.temperature);
+    loss = h == 0 ? lh : loss + lh;
+  }
+  return loss / static_cast<double>(heads);
+}
+
+void DClusterTrainer::writeBank(const at::Tensor& z, const at::Tensor& indices, int64_t n) {
+  torch::NoGradGuard no_grad;
+  for (int64_t c = 0; c < 2; ++c) bank_[c].index_copy_(0, indices, z.slice(0, c * n, (c + 1) * n).detach());
+  bankFilled_.index_fill_(0, indices, 1);
+}
+
+namespace {
+at::Tensor BankIndices(const StepInputs& in, int64_t datasetSize, const at::Device& device) {
+  TORCH_CHECK(in.indices.has_value(), "DeepCluster needs the dataset indices of the batch");
+  at::Tensor idx = in.indices->to(at::kCPU, at::kLong).contiguous();
+  TORCH_CHECK(idx.dim() == 1 && idx.size(0) == in.views[0].size(0), "indices must be [N]");
+  if (idx.numel() > 0) {
+    auto [lo, hi] = at::aminmax(idx);
+    TORCH_CHECK(lo.item<int64_t>() >= 0 && hi.item<int64_t>() < datasetSize, "indices must be in [0, ", datasetSize,
+                "), got values in [", lo.item<int64_t>(), ", ", hi.item<int64_t>(), "]");
+  }
+  return idx.to(device);
+}
+}  // namespace
+
+void DClusterTrainer::observe(const StepInputs& in) {
+  TORCH_CHECK(in.views.size() >= 2, "DeepCluster's bank pass takes the 2 large crops, got ", in.views.size(), " views");
+  const at::Tensor idx = BankIndices(in, options_.datasetSize, options_.device);
+  torch::NoGradGuard no_grad;
+  model_->train();  // as swav's init_memory: train-mode BN, batch statistics
+  writeBank(embedViews({in.views[0], in.views[1]}), idx, in.views[0].size(0));
+}
+
+Metrics DClusterTrainer::step(const StepInputs& in, double lr) {
+  const int64_t views = 2 + options_.smallCrops;
+  TORCH_CHECK(static_cast<int64_t>(in.views.size()) == views, "DeepCluster takes ", views,
+              " views (2 large crops, then ", options_.smallCrops, " small), got ", in.views.size());
+  const auto& hv = options_.hardViews;
+  const at::Tensor& x0 = in.views[0];
+  const int64_t n = x0.size(0);
+  const bool adversarialOn = hv.adversarial.enabled && in.hardViewScale > 0;
+  const bool cutmixOn = hv.cutmix.enabled && in.hardViewScale > 0;
+  const double advWeight = hv.adversarial.weight * in.hardViewScale;
+  const double mixWeight = hv.cutmix.weight * in.hardViewScale;
+  TORCH_CHECK(n >= 2 || !cutmixOn, "a CutMix step needs a batch of at least 2");
+  const at::Tensor idx = BankIndices(in, options_.datasetSize, options_.device);
+  const at::Tensor targets = assignments_.index_select(1, idx);  // [H, n]: this epoch's labels
+  model_->train();
+  optimizer_->zeroGrad();
+  at::Tensor accuracy;
+  at::Tensor z = embedViews(in.views);
+  at::Tensor clean = clusterLoss(z, targets, views, &accuracy);
+  clean.backward();
+  writeBank(z, idx, n);  // clean embeddings only
+  at::Tensor zero = at::zeros({}, clean.options());
+  at::Tensor adv = zero, mix = zero;
+  if (adversarialOn) {
+    // The attack maximises the same loss to the image's own assignments, prototypes fixed.
+    at::Tensor xAdv = AdversarialView(
+        x0, [&](const at::Tensor& x) { return clusterLoss(model_->forward(x), targets, 1, nullptr); },
+        hv.adversarial, in.pgdNoise, generator_);
+    models::BatchNormModeGuard mode(AdversarialTrainingBatchNormMode(hv.adversarial));
+    adv = clusterLoss(model_->forward(xAdv), targets, 1, nullptr);
+    (adv * advWeight).backward();
+  }
+  if (cutmixOn) {
+    CutmixView view = MakeCutmixView(x0, hv.cutmix, in.perm, in.boxes, generator_);
+    mix = cutmixLoss(model_->forward(view.images), targets, view);
+    (mix * mixWeight).backward();
+  }
+  optimizer_->step(lr);
+  const at::Tensor assigned = targets[0].ge(0).to(at::kDouble).mean();
+  at::Tensor metrics = at::stack({clean.detach().to(at::kDouble), adv.detach().to(at::kDouble),
+                                  mix.detach().to(at::kDouble), accuracy.to(at::kDouble), assigned})
+                           .to(at::kCPU);
+  auto v = metrics.accessor<double, 1>();
+  const double loss = v[0] + (adversarialOn ? advWeight * v[1] : 0) + (cutmixOn ? mixWeight * v[2] : 0);
+  return {{"loss", loss}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]},
+          {"accuracy", v[3]}, {"assigned", v[4]}, {"lr", lr}};
+}
+
+Metrics DClusterTrainer::beginEpoch(const EpochInputs& in) {
+  torch::NoGradGuard no_grad;
+  const int64_t heads = static_cast<int64_t>(prototypes_.size());
+  if (in.initialCentroids)
+    TORCH_CHECK(static_cast<int64_t>(in.initialCentroids->size()) == heads, "initialCentroids: one tensor per head (",
+                heads, "), got ", in.initialCentroids->size());
+  at::Tensor rows = bankFilled_.nonzero().squeeze(1);
+  Metrics m;
+  m.emplace_back("bankRows", static_cast<double>(rows.size(0)));
+  // Too few rows to cluster (no init pass, epoch 0): no image has a label this epoch.
+  const int64_t kMax = *std::max_element(options_.prototypes.begin(), options_.prototypes.end());
+  if (rows.size(0) < kMax) {
+    assignments_.fill_(kUnassigned);
+    return m;
+  }
+  const at::Tensor previous = assignments_.clone();
+  assignments_.fill_(kUnassigned);
+  for (int64_t h = 0; h < heads; ++h) {
+    at::Tensor x = bank_[h % 2].index_select(0, rows);  // heads alternate between the two crops' banks
+    KmeansOptions ko;
+    ko.k = options_.prototypes[h];
+    ko.iterations = options_.kmeansIterations;
+    std::optional<at::Tensor> init;
+    if (in.initialCentroids) init = (*in.initialCentroids)[h].to(x.device());
+    KmeansResult r = SphericalKmeans(x, ko, init, generator_);
+    prototypes_[h].copy_(r.centroids);
+    assignments_[h].index_copy_(0, rows, r.assignment);
+    const std::string p = "kmeans" + std::to_string(h) + ".";
+    m.emplace_back(p + "nonEmpty", static_cast<double>(r.counts.gt(0).sum().item<int64_t>()));
+    m.emplace_back(p + "largestShare", static_cast<double>(r.counts.max().item<int64_t>()) / rows.size(0));
+    at::Tensor before = previous[h].index_select(0, rows);
+    at::Tensor both = before.ge(0);
+    if (both.all().item<bool>()) m.emplace_back(p + "nmi", NormalizedMutualInformation(before, r.assignment));
+    m.emplace_back(p + "reseeded", static_cast<double>(r.reseeded));
+  }
+  return m;
+}
+
+at::Tensor DClusterTrainer::embed(const at::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  const bool wasTraining = model_->is_training();
+  model_->eval();
+  at::Tensor f = model_->features(images.to(options_.device));
+  if (wasTraining) model_->train();
+  return f;
+}
+
+StateDict DClusterTrainer::backboneState() { return models::BackboneState(*model_); }
+
+void DClusterTrainer::saveMethodState(StateDict& out) {
+  SaveModule(*model_, "model.", out);
+  optimizer_->save(out);
+  for (size_t h = 0; h < prototypes_.size(); ++h) out["prototypes." + std::to_string(h)] = prototypes_[h];
+  out["bank"] = bank_;
+  out["bank_filled"] = bankFilled_;
+  out["assignments"] = assignments_;
+}
+
+void DClusterTrainer::loadMethodState(const StateDict& s) {
+  LoadModule(*model_, "model.", s);
+  optimizer_->load(s);
+  torch::NoGradGuard no_grad;
+  for (size_t h = 0; h < prototypes_.size(); ++h) {
+    const std::string name = "prototypes." + std::to_string(h);
+    prototypes_[h].copy_(TakeLike(s, name, prototypes_[h]));
+  }
+  bank_.copy_(TakeLike(s, "bank", bank_));
+  bankFilled_.copy_(TakeLike(s, "bank_filled", bankFilled_));
+  const at::Tensor& a = TakeLike(s, "assignments", assignments_);
+  for (int64_t h = 0; h < a.size(0); ++h) {
+    auto [lo, hi] = at::aminmax(a[h]);
+    TORCH_CHECK((lo.item<int64_t>() >= 0 || lo.item<int64_t>() == kUnassigned) && hi.item<int64_t>() < options_.prototypes[h],
+                "checkpoint assignments of head ", h, " must be in [0, ", options_.prototypes[h], ") or ", kUnassigned);
+    TORCH_CHECK(a[h].eq(kUnassigned).logical_or(a[h].ge(0)).all().item<bool>(), "checkpoint assignments of head ", h,
+                " hold negative labels other than ", kUnassigned);
+  }
+  assignments_.copy_(a);
+}
+
+}  // namespace hexa::train
