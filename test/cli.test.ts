@@ -47,4 +47,37 @@ describe('hexa CLI', () => {
     expect(lines[0]).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
+
+  it('--resume takes the run\'s config from its checkpoint; only safe flags may change, others are refused', () => {
+    const out = path.join(tmp, 'resumed');
+    const tiny = ['--method', 'hexa-dcluster', '--train-subset', '32', '--batch-size', '16', '--width', '2', '--dcluster.prototypes', '2,2', '--knn-every', '-1', '--baselines', 'false', '--hard-view-start-epoch', '0', '--lr', '0.2'];
+    const first = hexa(['train', ...tiny, '--epochs', '1', '--out', out]);
+    expect(first.status, first.stderr).toBe(0);
+    // Nothing but --out and --resume: the saved run (hexa-dcluster, 2 heads, ...) continues,
+    // not the embedded HEXA_MoCo preset.
+    const refused = hexa(['train', '--out', out, '--resume', '--lr', '0.5']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/--resume: lr is 0.2 in .*last.json, got 0.5; a resumed run keeps its config/);
+    const again = hexa(['train', '--out', out, '--resume', '--epochs', '2', '--lr', '0.2']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/resuming hexa-dcluster on cifar10 \(first 32 images\), resnet18 width 2, 2 epochs/);
+    expect(again.stderr).toMatch(/resumed from .*last.json at epoch 2, step 0/);
+    const steps = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.type === 'step');
+    expect(steps.map((m) => m.globalStep)).toEqual([0, 1, 2, 3]);
+  }, 300_000);
+
+  it('a second run on the same --out is refused while the first holds it', () => {
+    const out = path.join(tmp, 'locked');
+    fs.mkdirSync(out, { recursive: true });
+    // A live process's pid in the lock file: this test process itself.
+    fs.writeFileSync(path.join(out, '.hexa-run.lock'), `${process.pid}\n`);
+    const r = hexa(['train', '--train-subset', '32', '--batch-size', '16', '--width', '2', '--out', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`is in use by another hexa-torch run \\(pid ${process.pid}\\)`));
+    // A lock whose process is gone is taken over.
+    fs.writeFileSync(path.join(out, '.hexa-run.lock'), '999999999\n');
+    const ok = hexa(['train', '--train-subset', '32', '--batch-size', '16', '--width', '2', '--epochs', '1', '--hard-view-start-epoch', '0', '--knn-every', '-1', '--baselines', 'false', '--out', out]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(fs.existsSync(path.join(out, '.hexa-run.lock'))).toBe(false);
+  }, 300_000);
 });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { applyAugment, sampleAugment } from '../../lib/augment/index.js';
 import { Generator, rand, scope, tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
-import { MocoModel } from '../../lib/train/moco.js';
+import { TrainerModel } from '../../lib/train/model.js';
 import { environment, printTable, runPeer, summarize, time, type Row } from '../harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -18,11 +18,11 @@ const size = 32, queueSize = 4096;
 console.log(environment());
 const rows: Row[] = [];
 for (const method of ['moco', 'hexa-moco'] as const) {
-  const model = await MocoModel.create(resolveConfig({ method, width, queueSize, batchSize: n, device }), size);
+  const model = await TrainerModel.create(resolveConfig({ method, width, moco: { queueSize }, batchSize: n, device }), { viewSize: size, datasetSize: n });
   const g = new Generator(0);
   const vq = await (await rand([n, 3, size, size], { generator: g })).to(device);
   const vk = await (await rand([n, 3, size, size], { generator: g })).to(device);
-  const ours = await time(() => model.stepViews(vq, vk, 0.03), { warmup: 1, minIters: iters, minMs: 0, maxIters: iters, device });
+  const ours = await time(() => model.stepViews([vq, vk], 0.03), { warmup: 1, minIters: iters, minMs: 0, maxIters: iters, device });
   model.dispose();
   const peer = runPeer(path.join(here, 'peers', 'moco_step.py'), [method, String(n), String(width), String(size), String(queueSize), String(iters), device]);
   rows.push({ kernel: `${method} step`, shape: `${n}x3x${size}x${size}, resnet18 w${width}, K=${queueSize}`, ours, peer: { name: 'PyTorch eager', timing: summarize(peer.times_ms as number[]) } });

@@ -92,9 +92,11 @@ function configFromFlags(flags: Record<string, unknown>): TrainConfig {
   try {
     const method = (typeof rest.method === 'string' && (METHODS as string[]).includes(rest.method) ? rest.method : DEFAULTS.method) as Method;
     const base = configFile === undefined ? presetOf(method) : readConfigFile(String(configFile));
-    const given = resolveConfig(base, rest);
+    // Where a resumed run's checkpoint is: only --out / --resume (and the base's out) matter;
+    // the rest of the base and the flags are not this run's config then.
+    const given = resolveConfig({ out: rest.out ?? base.out, resume: rest.resume });
     const resume = resumeCheckpoint(given);
-    if (!resume) return given;
+    if (!resume) return resolveConfig(base, rest);
     // A resumed run is the saved run: flags may change only how long, where and how fast it
     // runs; anything else given is refused unless it equals the saved value.
     const saved = resume.info.config;

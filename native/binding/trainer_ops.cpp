@@ -337,35 +337,34 @@ Napi::Value TrainerHandle::Embed(const Napi::CallbackInfo& info) {
   });
 }
 
-// backboneState() -> Promise<{ [torchvision name]: Tensor }> (copies)
+namespace {
+// Copies of a named set of the trainer's tensors, off the loop (later steps don't change them).
+Napi::Value CopiedStateAsync(const Napi::CallbackInfo& info, std::shared_ptr<SharedTrainer> shared, const char* fn,
+                             train::StateDict (*read)(train::Trainer&)) {
+  return RunAsync(
+      info.Env(), fn,
+      [shared, read] {
+        std::lock_guard<std::mutex> lock(shared->mutex);
+        train::StateDict out;
+        for (auto& [k, v] : read(*shared->trainer)) out[k] = v.detach().clone();
+        return out;
+      },
+      [](Napi::Env env, train::StateDict& s) -> Napi::Value { return StateToJs(env, s); });
+}
+}  // namespace
+
+// backboneState() -> Promise<{ [torchvision name]: Tensor }>
 Napi::Value TrainerHandle::BackboneState(const Napi::CallbackInfo& info) {
   return Protect(info, "Trainer.backboneState", [&]() -> Napi::Value {
-    auto shared = get("Trainer.backboneState");
-    return RunAsync(
-        info.Env(), "Trainer.backboneState",
-        [shared] {
-          std::lock_guard<std::mutex> lock(shared->mutex);
-          train::StateDict out;
-          for (auto& [k, v] : shared->trainer->backboneState()) out[k] = v.detach().clone();
-          return out;
-        },
-        [](Napi::Env env, train::StateDict& s) -> Napi::Value { return StateToJs(env, s); });
+    return CopiedStateAsync(info, get("Trainer.backboneState"), "Trainer.backboneState",
+                            [](train::Trainer& t) { return t.backboneState(); });
   });
 }
 
-// state() -> Promise<{ [name]: Tensor }> (copies, so later steps don't change them)
+// state() -> Promise<{ [name]: Tensor }>
 Napi::Value TrainerHandle::State(const Napi::CallbackInfo& info) {
   return Protect(info, "Trainer.state", [&]() -> Napi::Value {
-    auto shared = get("Trainer.state");
-    return RunAsync(
-        info.Env(), "Trainer.state",
-        [shared] {
-          std::lock_guard<std::mutex> lock(shared->mutex);
-          train::StateDict out;
-          for (auto& [k, v] : shared->trainer->state()) out[k] = v.detach().clone();
-          return out;
-        },
-        [](Napi::Env env, train::StateDict& s) -> Napi::Value { return StateToJs(env, s); });
+    return CopiedStateAsync(info, get("Trainer.state"), "Trainer.state", [](train::Trainer& t) { return t.state(); });
   });
 }
 

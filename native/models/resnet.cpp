@@ -110,6 +110,15 @@ torch::Tensor EncoderImpl::project(const torch::Tensor& f) {
 
 torch::Tensor EncoderImpl::forward(const torch::Tensor& images) { return project(features(images)); }
 
+torch::Tensor EvalFeatures(EncoderImpl& encoder, const torch::Tensor& images, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const bool wasTraining = encoder.is_training();
+  encoder.eval();
+  torch::Tensor f = encoder.features(images.to(device));
+  if (wasTraining) encoder.train();
+  return f;
+}
+
 std::map<std::string, torch::Tensor> BackboneState(EncoderImpl& encoder) {
   std::map<std::string, torch::Tensor> out;
   for (auto& p : encoder.backbone->named_parameters())

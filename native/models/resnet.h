@@ -73,6 +73,10 @@ TORCH_MODULE(Encoder);
 // Copies every parameter and buffer of `source` into `target` (same architecture).
 void CopyWeights(torch::nn::Module& target, const torch::nn::Module& source);
 
+// Backbone features of images in eval mode, no grad, on the encoder's `device`; the encoder's
+// train/eval mode is restored after.
+torch::Tensor EvalFeatures(EncoderImpl& encoder, const torch::Tensor& images, const torch::Device& device);
+
 // The backbone's parameters and buffers with torchvision's names (auxiliary BN left out).
 std::map<std::string, torch::Tensor> BackboneState(EncoderImpl& encoder);
 

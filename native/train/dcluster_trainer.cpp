@@ -215,14 +215,7 @@ Metrics DClusterTrainer::beginEpoch(const EpochInputs& in) {
   return m;
 }
 
-at::Tensor DClusterTrainer::embed(const at::Tensor& images) {
-  torch::NoGradGuard no_grad;
-  const bool wasTraining = model_->is_training();
-  model_->eval();
-  at::Tensor f = model_->features(images.to(options_.device));
-  if (wasTraining) model_->train();
-  return f;
-}
+at::Tensor DClusterTrainer::embed(const at::Tensor& images) { return models::EvalFeatures(*model_, images, options_.device); }
 
 StateDict DClusterTrainer::backboneState() { return models::BackboneState(*model_); }
 

@@ -95,14 +95,7 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
   return {{"loss", loss}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]}, {"accuracy", v[3]}, {"lr", lr}};
 }
 
-at::Tensor MocoTrainer::embed(const at::Tensor& images) {
-  torch::NoGradGuard no_grad;
-  const bool wasTraining = query_->is_training();
-  query_->eval();
-  at::Tensor f = query_->features(images.to(options_.device));
-  if (wasTraining) query_->train();
-  return f;
-}
+at::Tensor MocoTrainer::embed(const at::Tensor& images) { return models::EvalFeatures(*query_, images, options_.device); }
 
 StateDict MocoTrainer::backboneState() { return models::BackboneState(*query_); }
 

@@ -2,7 +2,7 @@
 # Second call on the same warm GPU machine, after check.sh (README.md in this folder):
 # rebuilds the two CIFAR-10 files from .devdata, then trains on CUDA: the embedded default,
 # a longer full-width ResNet-18 HEXA_MoCo run sized to ~$BUDGET_S seconds, and MoCo-v2 for
-# the same number of epochs. kNN top-1 on the CIFAR-10 test set for each; logs under $OUT.
+# the same number of epochs (DCLUSTER=1: DeepCluster-v2 and HEXA_DCluster too). kNN top-1 on the CIFAR-10 test set for each; logs under $OUT.
 #   run: bash scripts/gpu/train.sh      carry: .devdata
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,5 +33,13 @@ last_ips() { node -e "const l = require('fs').readFileSync(process.argv[1], 'utf
   stamp "long run: moco, $EPOCHS epochs"
   hexa train $LONG --method moco --epochs "$EPOCHS" --baselines false --out /tmp/runs/long-moco > "$OUT/train-long-moco.log" 2>&1
   grep -E "done in|%$|moco on" "$OUT/train-long-moco.log"; echo "images/s: $(last_ips /tmp/runs/long-moco)"
+  # DCLUSTER=1: the DeepCluster pair at the same number of epochs (about as long again).
+  if [ "${DCLUSTER:-0}" = 1 ]; then
+    for m in hexa-dcluster dcluster; do
+      stamp "long run: $m, $EPOCHS epochs"
+      hexa train $LONG --method $m --epochs "$EPOCHS" --baselines false --out /tmp/runs/long-$m > "$OUT/train-long-$m.log" 2>&1
+      grep -E "done in|%$|$m on|k-means" "$OUT/train-long-$m.log" | tail -4; echo "images/s: $(last_ips /tmp/runs/long-$m)"
+    done
+  fi
   stamp "done"
 } 2>&1 | tee "$OUT/train.log"

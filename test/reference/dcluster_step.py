@@ -20,6 +20,7 @@ width, out_dim, hidden, n_data, n_batch, bank_batches, steps_n, small_n, iters, 
 heads = sorted(int(k[len('init'):]) for k in inp if k.startswith('init'))
 
 from moco_model import ResNet18Cifar  # noqa: E402  (sys.path set by the caller)
+from hard_views_ref import FrozenBN, cutmix, pgd_linf  # noqa: E402
 
 
 class DCEncoder(nn.Module):  # backbone + Linear-BN1d-ReLU-Linear head, L2-normalised
@@ -88,15 +89,6 @@ def cluster_loss(z, targets):  # mean over heads of CE(z·Pᵀ/τ, a), ignore -1
     return sum(F.cross_entropy(z @ prototypes[h].t() / tau, targets[h], ignore_index=-100) for h in heads) / len(heads)
 
 
-class FrozenBN:  # the attack and the adversarial forward must not change BN buffers
-    def __enter__(self):
-        self.saved = {k: v.clone() for k, v in model.named_buffers()}
-
-    def __exit__(self, *a):
-        for k, v in model.named_buffers():
-            v.data.copy_(self.saved[k])
-
-
 params = list(model.named_parameters())
 momentum = {}
 
@@ -137,23 +129,13 @@ for s in range(steps_n):
     loss_mix = torch.tensor(0.0)
     x0 = views[0]
     if adv_on:
-        x = (x0 + inp[f's{s}noise']).clamp(0, 1)
-        with FrozenBN():
-            for _ in range(pgd_steps):
-                x = x.detach().requires_grad_(True)
-                g, = torch.autograd.grad(cluster_loss(model(x), targets), x)
-                x = torch.min(torch.max(x.detach() + alpha * g.sign(), x0 - eps), x0 + eps).clamp(0, 1)
-            loss_adv = cluster_loss(model(x.detach()), targets)
+        with FrozenBN(model):
+            x = pgd_linf(lambda x: cluster_loss(model(x), targets), x0, inp[f's{s}noise'], eps, alpha, pgd_steps)
+            loss_adv = cluster_loss(model(x), targets)
         total = total + w_adv * loss_adv
     if mix_on:
         perm, boxes = inp[f's{s}perm'].long(), inp[f's{s}boxes'].long()
-        _, _, hh, ww = x0.shape
-        xm = x0.clone()
-        lam = torch.empty(n)
-        for i in range(n):
-            y0, xx0, y1, xx1 = boxes[i].tolist()
-            xm[i, :, y0:y1, xx0:xx1] = x0[perm[i], :, y0:y1, xx0:xx1]
-            lam[i] = 1 - (y1 - y0) * (xx1 - xx0) / (hh * ww)
+        xm, lam = cutmix(x0, perm, boxes)
         zm = model(xm)
         loss_mix = 0
         for h in heads:

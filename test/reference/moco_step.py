@@ -13,6 +13,7 @@ width, steps_n, queue_size, pgd_steps = int(width), int(steps_n), int(queue_size
 
 
 from moco_model import Encoder  # noqa: E402  (sys.path set by the caller)
+from hard_views_ref import FrozenBN, cutmix, pgd_linf  # noqa: E402
 
 
 def load(model, prefix):
@@ -33,16 +34,6 @@ def info_nce(q, k):
     return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long))
 
 
-class FrozenBN:  # the attack and the adversarial forward must not change BN buffers
-    def __enter__(self):
-        self.saved = {k: v.clone() for k, v in query.named_buffers()}
-
-    def __exit__(self, *a):
-        # .data: restoring must not bump the version counters the clean graph saved
-        for k, v in query.named_buffers():
-            v.data.copy_(self.saved[k])
-
-
 losses = []
 for step in range(steps_n):
     vq, vk = inp[f'viewQ{step}'], inp[f'viewK{step}']
@@ -55,23 +46,14 @@ for step in range(steps_n):
     loss_adv = torch.tensor(0.0)
     loss_mix = torch.tensor(0.0)
     if adv_on:
-        x = (vq + inp[f'noise{step}']).clamp(0, 1)
-        with FrozenBN():
-            for _ in range(pgd_steps):
-                x = x.detach().requires_grad_(True)
-                g, = torch.autograd.grad(info_nce(query(x), k), x)
-                x = torch.min(torch.max(x.detach() + alpha * g.sign(), vq - eps), vq + eps).clamp(0, 1)
-            loss_adv = info_nce(query(x.detach()), k)
+        with FrozenBN(query):
+            x = pgd_linf(lambda x: info_nce(query(x), k), vq, inp[f'noise{step}'], eps, alpha, pgd_steps)
+            loss_adv = info_nce(query(x), k)
         total = total + w_adv * loss_adv
     if mix_on:
         perm, boxes = inp[f'perm{step}'].long(), inp[f'boxes{step}'].long()
-        n, _, h, w = vq.shape
-        xm = vq.clone()
-        lam = torch.empty(n)
-        for i in range(n):  # one box per sample, pixels from the partner
-            y0, x0, y1, x1 = boxes[i].tolist()
-            xm[i, :, y0:y1, x0:x1] = vq[perm[i], :, y0:y1, x0:x1]
-            lam[i] = 1 - (y1 - y0) * (x1 - x0) / (h * w)
+        n = vq.shape[0]
+        xm, lam = cutmix(vq, perm, boxes)
         qm = query(xm)
         logits = torch.cat([qm @ k.t(), qm @ queue.t()], 1) / tau
         target = torch.zeros_like(logits)

@@ -6,18 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { Generator, randn, scope, tensor } from '../../lib/index.js';
 import { clusterCE, cutmixTargets } from '../../lib/kernels/index.js';
 import { normalizedMutualInformation, sphericalKmeans } from '../../lib/train/clustering.js';
+import { seededUniform as uniform } from '../support/kernel-checks.js';
 
-/** Deterministic uniform [0, 1) stream (mulberry32). */
-function uniform(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const normalizeRows = (x: Float64Array, c: number) => {
   for (let i = 0; i < x.length / c; i++) {
     let s = 0;

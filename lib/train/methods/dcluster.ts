@@ -4,7 +4,7 @@
 // The native trainer (native/train/dcluster_trainer.h) clusters and trains.
 import { applyAugment, sampleAugment, type AugmentOptions } from '../../augment/index.js';
 import type { TrainConfig } from '../config.js';
-import type { TrainMethod } from './method.js';
+import { CPU_PRESET, type TrainMethod } from './method.js';
 
 /** The clusters of each head, with 0 sized from the data (see DClusterConfig.prototypes). */
 export function prototypeSizes(c: TrainConfig, datasetSize: number): number[] {
@@ -46,20 +46,9 @@ export const dcluster: TrainMethod = {
     return out;
   },
   preset: {
-    data: 'cifar10',
-    trainSubset: 10000,
-    arch: 'resnet18',
-    width: 16,
+    ...CPU_PRESET,
     epochs: 4,
-    batchSize: 64,
     lr: 0.3,
-    weightDecay: 5e-4,
-    adversarial: { eps: 4 / 255, stepSize: 2 / 255, steps: 1, randomStart: true, auxBN: false, weight: 0.5 },
-    cutmix: { alpha: 1, weight: 0.5 },
-    hardViewStartEpoch: 1,
-    knnEvery: 0,
-    knnSubset: 0,
     out: 'runs/dcluster-default',
-    baselines: true,
   },
 };
