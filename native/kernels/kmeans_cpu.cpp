@@ -2,6 +2,7 @@
 // centroid update (counting sort by cluster, then one thread per cluster).
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -60,7 +61,22 @@ void rows_argmax_cpu(const at::Tensor& scores, const at::Tensor& x, const at::Te
 void kmeans_update_cpu(const at::Tensor& x, const at::Tensor& assignment, const at::Tensor& previous,
                        at::Tensor& centroids, at::Tensor& counts) {
   const int64_t n = x.size(0), c = x.size(1), k = previous.size(0);
-  const int64_t* a = assignment.const_data_ptr<int64_t>();
+  // A private copy of the assignment, read once and checked as it is copied: the sort below
+  // reads only this copy, so another op writing `assignment` meanwhile cannot make it index
+  // out of bounds.
+  std::vector<int64_t> a(static_cast<size_t>(n));
+  {
+    const int64_t* given = assignment.const_data_ptr<int64_t>();
+    int64_t lo = 0, hi = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t v = given[i];
+      a[i] = v;
+      lo = i == 0 ? v : std::min(lo, v);
+      hi = i == 0 ? v : std::max(hi, v);
+    }
+    TORCH_CHECK_VALUE(n == 0 || (lo >= 0 && hi < k), "kmeans_update_centroids: assignment must be in [0, ", k,
+                      "), got values in [", lo, ", ", hi, "]");
+  }
   int64_t* count = counts.data_ptr<int64_t>();
   // Counting sort of the rows by cluster (stable): members of cluster j are
   // order[offset[j] .. offset[j+1]), in ascending row order.
