@@ -3,7 +3,11 @@
 #include "binding/errors.h"
 #include "binding/handles.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <fstream>
+#include <iomanip>
 #include <sstream>
 
 namespace hexa::binding {
@@ -298,6 +302,42 @@ void CheckDeviceUsable(const char* fn, const char* name, const at::Device& d) {
     ThrowRangeError(std::string(fn) + ": " + name + " is " + DeviceName(d) + " but this machine has " +
                     std::to_string(n) + " CUDA device(s)");
   }
+}
+
+namespace {
+// A cgroup memory limit file: a number of bytes, or "max" (none).
+double CgroupLimit(const char* file) {
+  std::ifstream in(file);
+  std::string text;
+  if (!(in >> text) || text.empty() || text[0] < '0' || text[0] > '9') return INFINITY;
+  return std::stod(text);
+}
+
+std::string GiB(double bytes) {
+  std::ostringstream s;
+  const double g = bytes / double(int64_t{1} << 30);
+  s << std::fixed << std::setprecision(g < 10 ? 1 : 0) << g << " GiB";
+  return s.str();
+}
+}  // namespace
+
+double MemoryLimitBytes() {
+  static const double limit = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    double bytes = pages > 0 && page > 0 ? double(pages) * double(page) : INFINITY;
+    bytes = std::min(bytes, CgroupLimit("/sys/fs/cgroup/memory.max"));
+    bytes = std::min(bytes, CgroupLimit("/sys/fs/cgroup/memory/memory.limit_in_bytes"));
+    return bytes;
+  }();
+  return limit;
+}
+
+void CheckFitsInMemory(const char* fn, const std::string& what, double bytes, const at::Device& device) {
+  if (!device.is_cpu()) return;
+  const double limit = MemoryLimitBytes();
+  if (bytes <= limit) return;
+  ThrowRangeError(std::string(fn) + ": " + what + " needs about " + GiB(bytes) + " of memory, more than this machine has (" +
+                  GiB(limit) + ")");
 }
 
 }  // namespace hexa::binding

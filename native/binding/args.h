@@ -73,4 +73,15 @@ std::string DeviceName(const at::Device& d);
 // Throws when `d` is a CUDA device this process cannot use.
 void CheckDeviceUsable(const char* fn, const char* name, const at::Device& d);
 
+// The most memory this process can count on, in bytes: physical memory, or the cgroup's
+// limit (v2 memory.max, v1 memory.limit_in_bytes) when lower. Read once.
+double MemoryLimitBytes();
+
+// Refuses, up front, a request that fits in the address space but not in memory (the kernel's
+// OOM killer would end the process): a RangeError "fn: <what> needs about X GiB of memory,
+// more than this machine has (Y GiB)" when `bytes` (what the op will allocate on `device`)
+// exceed MemoryLimitBytes(). Only CPU memory is checked: a CUDA allocation that does not fit
+// fails by itself with LibTorch's out-of-memory error.
+void CheckFitsInMemory(const char* fn, const std::string& what, double bytes, const at::Device& device = at::kCPU);
+
 }  // namespace hexa::binding

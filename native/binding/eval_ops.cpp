@@ -23,6 +23,13 @@ Napi::Value KnnPredict(const Napi::CallbackInfo& info) {
   k.temperature = o.number("temperature", 0.1, 1e-6, 1e6);
   k.classes = o.integer("classes", std::nullopt, 1, int64_t{1} << 20);
   k.chunk = o.integer("chunk", 256, 1, int64_t{1} << 20);
+  {
+    // Per chunk of queries: similarities [chunk, M] and votes [chunk, classes], float32.
+    const double rows = static_cast<double>(std::min<int64_t>(k.chunk, std::max<int64_t>(queries.size(0), 1)));
+    CheckFitsInMemory(a.fn(), "options.chunk = " + std::to_string(k.chunk) + " and options.classes = " + std::to_string(k.classes) +
+                                  " (with a bank of " + std::to_string(bank.size(0)) + ")",
+                      rows * (static_cast<double>(bank.size(0)) + static_cast<double>(k.classes)) * 4.0, bank.device());
+  }
   return RunAsync(
       a.env(), "knnPredict", [=] { return eval::KnnPredict(bank, labels, queries, k); },
       [](Napi::Env env, at::Tensor& t) -> Napi::Value { return TensorHandle::Wrap(env, std::move(t)); });

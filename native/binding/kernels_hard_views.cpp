@@ -182,6 +182,9 @@ Napi::Value SampleCutmix(const Napi::CallbackInfo& info) {
   const double alpha = o.number("alpha", 1.0, 0, kInf);
   if (alpha <= 0) ThrowRangeError("sampleCutmix: options.alpha must be > 0, got " + std::to_string(alpha));
   const auto gen = o.generator("generator");
+  // Per sample: two Gamma draws and their shape (f64), two centres, a box, a perm entry and
+  // lambda (int64/f64), and randperm's scratch: about 96 bytes.
+  CheckFitsInMemory(a.fn(), "n = " + std::to_string(n), static_cast<double>(n) * 96.0);
   return RunAsync(
       a.env(), a.fn(), [=] { return kernels::sampleCutmix(n, h, w, alpha, gen); },
       [](Napi::Env env, kernels::CutmixSample& s) -> Napi::Value {
@@ -242,6 +245,9 @@ Napi::Value CutmixTargets(const Napi::CallbackInfo& info) {
     ThrowRangeError("cutmixTargets: numColumns must be >= n = " + std::to_string(n) +
                     " when options.columns is not given, got " + std::to_string(numColumns));
   }
+  CheckFitsInMemory(a.fn(), "numColumns = " + std::to_string(numColumns) + " (a [" + std::to_string(n) + ", numColumns] result)",
+                    static_cast<double>(n) * static_cast<double>(numColumns) * static_cast<double>(lambda.element_size()),
+                    lambda.device());
   return RunAsync(
       a.env(), a.fn(), [=] { return kernels::cutmixTargets(lambda, perm, numColumns, columns); },
       [](Napi::Env env, at::Tensor& t) -> Napi::Value { return TensorHandle::Wrap(env, std::move(t)); });

@@ -162,6 +162,10 @@ Napi::Value InfoNCE(const Napi::CallbackInfo& info) {
   }
   const bool grad = o.boolean("grad", false);
   auto out = GradOut(a, o, q, "q");
+  const double columns = static_cast<double>(opts.targets ? n + kk : kk + 1);
+  CheckFitsInMemory(a.fn(), "q and queue (a logits buffer of [N, " + std::string(opts.targets ? "N+K" : "K+1") + "] = [" +
+                                std::to_string(n) + ", " + std::to_string(static_cast<int64_t>(columns)) + "])",
+                    static_cast<double>(n) * columns * static_cast<double>(q.element_size()), q.device());
   return RunAsync(
       a.env(), a.fn(),
       [=]() -> LossResult {
@@ -201,6 +205,8 @@ Napi::Value ClusterCE(const Napi::CallbackInfo& info) {
   opts.temperature = Temperature(a, o, 0.1);
   const bool grad = o.boolean("grad", false);
   auto out = GradOut(a, o, z, "z");
+  CheckFitsInMemory(a.fn(), "z and prototypes (a logits buffer of [N, K] = " + Dims("", {n, k}).substr(3) + ")",
+                    static_cast<double>(n) * static_cast<double>(k) * static_cast<double>(z.element_size()), z.device());
   return RunAsync(
       a.env(), a.fn(),
       [=]() -> LossResult {
@@ -235,6 +241,13 @@ Napi::Value KmeansAssign(const Napi::CallbackInfo& info) {
     };
     index = read("index", at::kLong);
     score = read("score", x.scalar_type());
+  }
+  {
+    const int64_t k = centroids.size(0);
+    const int64_t rows = std::min(chunk > 0 ? chunk : kernels::kmeans_default_chunk_rows(k, x.scalar_type()), std::max<int64_t>(n, 1));
+    CheckFitsInMemory(a.fn(), "options.chunkSize = " + std::to_string(rows) + " (a [chunkSize, K] = " + Dims("", {rows, k}).substr(3) +
+                                  " buffer)",
+                      static_cast<double>(rows) * static_cast<double>(k) * static_cast<double>(x.element_size()), x.device());
   }
   return RunAsync(
       a.env(), a.fn(),
