@@ -41,6 +41,49 @@ class Args {
   const char* fn_;
 };
 
+// One vocabulary for checks on tensor arguments, shared by every binding. Each failure names
+// the function and the argument, says what was expected and what was given:
+//   "infoNCE: k must be a Tensor with q's dtype (float32), got a Tensor of shape [4, 8] (float64, cpu)"
+// The kind of fault decides the error class, the same everywhere:
+//   TypeError:  the wrong kind of thing: not a Tensor, its dtype, its device;
+//   RangeError: the right kind with a wrong size or layout (shape, number of dimensions,
+//               contiguity) or wrong values.
+class TensorArg {
+ public:
+  TensorArg(const char* fn, std::string name, at::Tensor t) : fn_(fn), name_(std::move(name)), t_(std::move(t)) {}
+  const at::Tensor& get() const { return t_; }
+
+  // ---- kind: TypeError ----
+  const TensorArg& floating(bool allowHalf = false) const;  // float32/float64 (+ float16/bfloat16)
+  const TensorArg& dtype(at::ScalarType d, const std::string& why = "") const;
+  const TensorArg& sameDtype(const at::Tensor& ref, const std::string& refName) const;
+  const TensorArg& onDevice(const at::Tensor& ref, const std::string& refName) const;
+  const TensorArg& like(const at::Tensor& ref, const std::string& refName) const { return sameDtype(ref, refName).onDevice(ref, refName); }
+  // Index tensors may live on the CPU or on the data's device.
+  const TensorArg& onCpuOr(const at::Device& data) const;
+
+  // ---- size and layout: RangeError ----
+  // -1 entries match anything; `text` describes the shape ("[N, C] = [4, 8]").
+  const TensorArg& shape(std::initializer_list<int64_t> want, const std::string& text) const;
+  const TensorArg& shape(at::IntArrayRef want) const;
+  const TensorArg& sameShape(const at::Tensor& ref, const std::string& refName) const;
+  const TensorArg& minDims(int64_t dims, const std::string& what) const;
+  const TensorArg& minSize(int64_t dim, int64_t min, const std::string& what) const;
+  const TensorArg& contiguous() const;
+
+  [[noreturn]] void typeFail(const std::string& expected) const;
+  [[noreturn]] void rangeFail(const std::string& expected) const;
+
+ private:
+  const char* fn_;
+  std::string name_;
+  at::Tensor t_;
+};
+
+// "[4, 8]" and "a Tensor of shape [4, 8] (float32, cpu)".
+std::string ShapeText(at::IntArrayRef shape);
+std::string TensorText(const at::Tensor& t);
+
 // Reads the fields of a plain options object; a missing field is undefined (then the default).
 class Options {
  public:

@@ -11,12 +11,13 @@ namespace hexa::binding {
 Napi::Value KnnPredict(const Napi::CallbackInfo& info) {
   Args a(info, "knnPredict");
   at::Tensor bank = a.tensor(0, "bank"), labels = a.tensor(1, "bankLabels"), queries = a.tensor(2, "queries");
-  if (bank.dim() != 2) a.rangeError("bank", "a [M, D] Tensor", a.at(0));
-  if (queries.dim() != 2 || queries.size(1) != bank.size(1)) a.rangeError("queries", "a [N, D] Tensor with the bank's D", a.at(2));
-  if (labels.dim() != 1 || labels.size(0) != bank.size(0)) a.rangeError("bankLabels", "a [M] Tensor", a.at(1));
-  if (labels.scalar_type() != at::kLong && labels.scalar_type() != at::kInt) a.typeError("bankLabels", "an int64 or int32 Tensor", a.at(1));
-  if (!at::isFloatingType(bank.scalar_type()) || !at::isFloatingType(queries.scalar_type()))
-    ThrowTypeError("knnPredict: bank and queries must be floating Tensors");
+  // The vocabulary of args.h: kind (dtype) is a TypeError, shape a RangeError.
+  TensorArg(a.fn(), "bank", bank).floating(/*allowHalf=*/true).shape({-1, -1}, "[M, D]");
+  const int64_t m = bank.size(0), d = bank.size(1);
+  TensorArg(a.fn(), "queries", queries).floating(/*allowHalf=*/true).shape({-1, d}, "[N, D], D = " + std::to_string(d) + " (the bank's)");
+  const TensorArg labelsArg(a.fn(), "bankLabels", labels);
+  if (labels.scalar_type() != at::kLong && labels.scalar_type() != at::kInt) labelsArg.typeFail("an int64 or int32 Tensor");
+  labelsArg.shape({m}, "[M] = [" + std::to_string(m) + "] (the bank's rows)");
   Options o(a, 3, "options");
   eval::KnnOptions k;
   k.k = o.integer("k", 200, 1, int64_t{1} << 30);

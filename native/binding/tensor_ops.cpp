@@ -59,12 +59,6 @@ double Numel(at::IntArrayRef shape) {
   return n;
 }
 
-std::string ShapeText(at::IntArrayRef shape) {
-  std::ostringstream s;
-  s << shape;
-  return s.str();
-}
-
 // A result of `shape` and `dtype` on `device` must fit in memory (args.h).
 void CheckResultFits(const Args& a, const std::string& what, at::IntArrayRef shape, at::ScalarType dtype,
                      const at::Device& device) {
