@@ -1,7 +1,11 @@
 // Node-API wrappers of the hard-view and momentum-encoder kernels (native/kernels/pgd,
 // cutmix, enqueue, momentum). Everything a user can get wrong is checked here, before any
-// work is queued, and named in the error; only checks on tensor values (perm is a
-// permutation, boxes inside the image) run in the async work and reject the Promise.
+// work is queued, and named in the error (the vocabulary of args.h); only checks on tensor
+// values (perm is a permutation, boxes inside the image) run in the async work, on the
+// private copies the kernels then read, and reject the Promise. Each op's work runs under a
+// device guard for its data's device (momentumUpdate's kernels set their own per group).
+#include <c10/core/DeviceGuard.h>
+
 #include <limits>
 #include <sstream>
 #include <optional>
@@ -109,6 +113,7 @@ Napi::Value PgdStep(const Napi::CallbackInfo& info) {
   return RunAsync(
       a.env(), a.fn(),
       [=] {
+        c10::DeviceGuard guard(xAdv.device());
         at::Tensor out = dst.given ? *dst.given : at::empty_like(xAdv, at::MemoryFormat::Contiguous);
         kernels::pgdStep(xAdv, xClean, grad, out, opts);
         return out;
@@ -132,6 +137,7 @@ Napi::Value PgdInit(const Napi::CallbackInfo& info) {
   return RunAsync(
       a.env(), a.fn(),
       [=] {
+        c10::DeviceGuard guard(xClean.device());
         at::Tensor out = dst.given ? *dst.given : at::empty_like(xClean, at::MemoryFormat::Contiguous);
         kernels::pgdInit(xClean, out, opts, gen);
         return out;
@@ -179,6 +185,7 @@ Napi::Value Cutmix(const Napi::CallbackInfo& info) {
   return RunAsync(
       a.env(), a.fn(),
       [=] {
+        c10::DeviceGuard guard(x.device());
         at::Tensor out = dst.given ? *dst.given : at::empty_like(x, at::MemoryFormat::Contiguous);
         kernels::cutmix(x, p, b, out);
         return out;
@@ -206,7 +213,11 @@ Napi::Value CutmixTargets(const Napi::CallbackInfo& info) {
                     static_cast<double>(n) * static_cast<double>(numColumns) * static_cast<double>(lambda.element_size()),
                     lambda.device());
   return RunAsync(
-      a.env(), a.fn(), [=] { return kernels::cutmixTargets(lambda, perm, numColumns, columns); },
+      a.env(), a.fn(),
+      [=] {
+        c10::DeviceGuard guard(lambda.device());
+        return kernels::cutmixTargets(lambda, perm, numColumns, columns);
+      },
       [](Napi::Env env, at::Tensor& t) -> Napi::Value { return TensorHandle::Wrap(env, std::move(t)); });
 }
 
@@ -221,7 +232,11 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
   if (keys.size(0) > k) keysArg.rangeFail("a Tensor of at most K = " + std::to_string(k) + " rows (the queue's)");
   const int64_t ptr = a.integer(2, "ptr", 0, k - 1);
   return RunAsync(
-      a.env(), a.fn(), [=] { return kernels::enqueue(queue, keys, ptr); },
+      a.env(), a.fn(),
+      [=] {
+        c10::DeviceGuard guard(queue.device());
+        return kernels::enqueue(queue, keys, ptr);
+      },
       [](Napi::Env env, int64_t& next) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(next)); });
 }
 
