@@ -205,20 +205,32 @@ export async function writeAtomic(target: string, parts: Array<Uint8Array | stri
   }
 }
 
-/** Removes `<file>.tmp-<pid>-...` files left by writes that can no longer finish. */
+/** Removes `<file>.tmp-<pid>-...` files left by writes of `file` that can no longer finish. */
 async function removeStaleTemps(file: string): Promise<void> {
-  const dir = path.dirname(file);
-  const prefix = `${path.basename(file)}.tmp-`;
+  await removeStaleTempFiles(path.dirname(file), path.basename(file));
+}
+
+/**
+ * Removes the temp files writeAtomic left in `dir` (`<name>.tmp-<pid>-...`) that no write
+ * can finish any more: those of processes no longer alive, and this process's own that no
+ * write of it is using. With `target`, only that file's. For callers whose targets change
+ * name from save to save (a step in the name), so a killed save's temp file is never the
+ * next save's target. Returns the names removed.
+ */
+export async function removeStaleTempFiles(dir: string, target?: string): Promise<string[]> {
   const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const m = /^(\d+)-/.exec(name.slice(prefix.length));
-    if (!m) continue; // not one of ours
-    const full = path.join(dir, name);
-    const pid = Number(m[1]);
+    const m = /^(.+)\.tmp-(\d+)-\d+(-\d+)?$/.exec(name);
+    if (!m || (target !== undefined && m[1] !== target)) continue;
+    const full = path.resolve(dir, name);
+    const pid = Number(m[2]);
     const stale = pid === process.pid ? !inFlight.has(full) : !isAlive(pid);
-    if (stale) await fs.promises.rm(full, { force: true }).catch(() => {});
+    if (!stale) continue;
+    await fs.promises.rm(full, { force: true }).catch(() => {});
+    removed.push(name);
   }
+  return removed;
 }
 
 function isAlive(pid: number): boolean {
