@@ -19,10 +19,13 @@ HEXA_ALWAYS_INLINE void ArgmaxRows(const T* s, int64_t k, const T* x, const T* c
     const T* row = s + i * k;
     const int64_t j = simd::FirstEqual(row, k, simd::Max(row, k));  // the row is in L1: a cheap second sweep
     // A row of NaN only (no element equals the max): centroid 0, as on CUDA.
-    index[i] = j < k ? j : 0;
+    const int64_t winner = j < k ? j : 0;
+    index[i] = winner;
     // The score again, in a fixed order: the GEMM's rounding depends on how many rows it
     // gets (MKL takes other paths for 1 row), this does not, so chunking never changes it.
-    best[i] = simd::Dot(x + i * c, centroids + index[i] * c, c);
+    // (From `winner`, never read back from `index`: that may be a caller's out tensor
+    // another op is writing.)
+    best[i] = simd::Dot(x + i * c, centroids + winner * c, c);
   }
 }
 HEXA_CPU_CLONES void ArgmaxRowsFloat(const float* s, int64_t k, const float* x, const float* cen, int64_t c, int64_t* idx,
