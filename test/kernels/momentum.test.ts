@@ -76,6 +76,16 @@ describe('momentumUpdate', () => {
     await expectError(() => kernels.momentumUpdate([a], [a], NaN), RangeError, /m must be/);
     await expectError(() => kernels.momentumUpdate([tensor(new Int32Array(2), [2])], [tensor(new Int32Array(2), [2])], 0.5), TypeError, /^momentumUpdate: target\[0\] must be a float32 or float64 Tensor, got a Tensor of shape \[2\] \(int32, cpu\)$/);
     await expectError(() => kernels.momentumUpdate([a, 3 as never], [a, a], 0.5), TypeError, /target\[1\] must be a Tensor/);
+    // Bad arguments reject (never a synchronous throw), and not an array is the binding's own
+    // message (the one vocabulary), saying what was given.
+    for (const call of [() => kernels.momentumUpdate('x' as never, [a], 0.5), () => kernels.copyBuffers([a], null as never), () => kernels.enqueue('q' as never, a, 0)]) {
+      let result: unknown;
+      expect(() => (result = call())).not.toThrow();
+      expect(result).toBeInstanceOf(Promise);
+      await expect(result).rejects.toThrow(TypeError);
+    }
+    await expectError(() => kernels.momentumUpdate('x' as never, [a], 0.5), TypeError, /^momentumUpdate: target must be an array of Tensors, got 'x'$/);
+    await expectError(() => kernels.copyBuffers([a], null as never), TypeError, /^copyBuffers: source must be an array of Tensors, got null$/);
     await expectError(() => kernels.momentumUpdate(a as never, [a], 0.5), TypeError, /target must be an array/);
   });
 });
