@@ -173,6 +173,12 @@ out.update(matmul=a @ b, add=a + c, addScalar=a + 2.5, sub=a - c, mul=a * c, mul
     await expect(x.add(y)).rejects.toThrow(/^add: /);
     await expect(x.matmul(5 as never)).rejects.toThrow(TypeError);
     await expect(x.matmul(5 as never)).rejects.toThrow(/b must be a Tensor, got 5/);
+    // Ops that need a floating tensor say so in the kernels' words (TypeError: the dtype is its kind).
+    const ints = tensor(new Int32Array([1, 2]), [2]);
+    await expect(ints.mean()).rejects.toThrow(TypeError);
+    await expect(ints.mean()).rejects.toThrow(/^mean: tensor must be a float32, float64, float16 or bfloat16 Tensor, got a Tensor of shape \[2\] \(int32, cpu\)$/);
+    await expect(ints.normalize()).rejects.toThrow(/^normalize: tensor must be a float32, float64, float16 or bfloat16 Tensor, got a Tensor of shape \[2\] \(int32, cpu\)$/);
+    ints.dispose();
     for (const t of [f, same, x, y]) t.dispose();
   });
 

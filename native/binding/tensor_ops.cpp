@@ -262,7 +262,7 @@ Napi::Value Mean(const Napi::CallbackInfo& info) {
   at::Tensor x = a.tensor(0, "tensor");
   auto dims = Dims(a, 1, "dim", x);
   bool keep = KeepDim(a, 2);
-  if (!at::isFloatingType(x.scalar_type())) ThrowTypeError("mean: tensor must have a floating dtype, got " + DtypeName(x.scalar_type()));
+  TensorArg(a.fn(), "tensor", x).floating(/*allowHalf=*/true);
   return AsyncTensor(a, [=] { return dims.empty() ? x.mean() : x.mean(dims, keep); });
 }
 
@@ -343,7 +343,7 @@ Napi::Value Clamp(const Napi::CallbackInfo& info) {
 Napi::Value Normalize(const Napi::CallbackInfo& info) {
   Args a(info, "normalize");
   at::Tensor x = a.tensor(0, "tensor");
-  if (!at::isFloatingType(x.scalar_type())) ThrowTypeError("normalize: tensor must have a floating dtype, got " + DtypeName(x.scalar_type()));
+  TensorArg(a.fn(), "tensor", x).floating(/*allowHalf=*/true);
   int64_t d = std::max<int64_t>(x.dim(), 1);
   int64_t dim = a.has(1) ? a.integer(1, "dim", -d, d - 1) : std::min<int64_t>(1, d - 1);
   double eps = a.has(2) ? a.number(2, "eps") : 1e-12;
