@@ -63,7 +63,15 @@ const ELEMENT_BYTES: Record<string, number> = { F32: 4, F64: 8, I32: 4, I64: 8, 
  * strings. A tensor named `__proto__` is refused (it would set the result's prototype).
  */
 export async function loadSafetensors(file: string): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
-  const buf = await fs.promises.readFile(file);
+  let buf: Buffer;
+  try {
+    buf = await fs.promises.readFile(file);
+  } catch (e) {
+    // fs says what and which file, not which function: add it, keep the code (ENOENT, ...).
+    const err = new Error(`loadSafetensors: cannot read ${file} (${(e as Error).message})`, { cause: e });
+    Object.assign(err, { code: (e as NodeJS.ErrnoException).code });
+    throw err;
+  }
   const bad = (what: string) => new RangeError(`loadSafetensors: ${file} ${what}`);
   if (buf.length < 8) throw bad('is too short to be a safetensors file');
   const n = Number(buf.readBigUInt64LE(0));

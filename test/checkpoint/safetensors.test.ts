@@ -96,6 +96,13 @@ describe('loadSafetensors refuses malformed headers with an error naming the fil
     expect(liveTensorCount()).toBeLessThanOrEqual(live); // nothing made before the refusal is left alive (GC may free older ones meanwhile)
   });
 
+  it('names the function when the file cannot be read, keeping the error code', async () => {
+    const missing = path.join(dir, 'missing.safetensors');
+    const err = await loadSafetensors(missing).then(() => null, (e: unknown) => e);
+    expect((err as Error).message).toMatch(new RegExp(`^loadSafetensors: cannot read ${missing.replace(/[.]/g, '\\.')} \\(ENOENT: `));
+    expect((err as NodeJS.ErrnoException).code).toBe('ENOENT');
+  });
+
   it('still reads a well-formed file whose entries are listed out of offset order', async () => {
     const f = file('ok.safetensors', `{"b":${f32([4, 8])},"a":${f32([0, 4])},"__metadata__":{"k":"v"}}`, 8);
     const { tensors, metadata } = await loadSafetensors(f);
