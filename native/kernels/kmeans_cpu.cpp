@@ -69,7 +69,8 @@ void kmeans_update_cpu(const at::Tensor& x, const at::Tensor& assignment, const 
   // out of bounds.
   std::vector<int64_t> a(static_cast<size_t>(n));
   {
-    const int64_t* given = assignment.const_data_ptr<int64_t>();
+    // Volatile loads: each value is loaded exactly once, so the one checked is the one kept.
+    const volatile int64_t* given = assignment.const_data_ptr<int64_t>();
     int64_t lo = 0, hi = 0;
     for (int64_t i = 0; i < n; ++i) {
       const int64_t v = given[i];

@@ -50,7 +50,8 @@ __global__ void ScatterAddKernel(const T* __restrict__ x, const int64_t* __restr
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t i = e / c, d = e - i * c;
-    const int64_t j = assignment[i];  // read once: the value checked is the value used
+    // One volatile load: the value checked is the value used (the compiler may not reload it).
+    const int64_t j = static_cast<const volatile int64_t*>(assignment)[i];
     // Out of range: counted (the host refuses the call) and skipped, never an out-of-bounds
     // write and never a device assert (which would poison the CUDA context).
     if (j < 0 || j >= k) {

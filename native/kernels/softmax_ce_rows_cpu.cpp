@@ -51,9 +51,10 @@ HEXA_ALWAYS_INLINE void OneRow(const RowArgs<T>& a, int64_t i) {
     target_mass = Sum(t, m);
     target_dot = Dot(t, x, m);
   } else {
-    // Read once, checked, then used: a class another op changes meanwhile can never index
-    // out of the row; the row is marked and the call fails after the pass.
-    target = a.classes ? a.classes[i] : a.fixed_class;
+    // Read once (a volatile load: the compiler may not load it again), checked, then used: a
+    // class another op changes meanwhile can never index out of the row; the row is marked
+    // and the call fails after the pass.
+    target = a.classes ? static_cast<const volatile int64_t*>(a.classes)[i] : a.fixed_class;
     if (target < 0 || target >= m) {
       a.bad->note(i, target);
       a.row_loss[i] = std::numeric_limits<T>::quiet_NaN();
