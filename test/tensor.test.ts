@@ -30,6 +30,23 @@ describe('tensor creation', () => {
     t.dispose();
   });
 
+  it('copies typed arrays over a SharedArrayBuffer (at their offset) like any other', async () => {
+    const shared = new SharedArrayBuffer(32);
+    const f = new Float32Array(shared, 8, 3);
+    f.set([1.5, -2, 4]);
+    const t = tensor(f, [3]);
+    f[0] = 100; // a copy, as for any array
+    expect(Array.from(await t.data())).toEqual([1.5, -2, 4]);
+    const big = new BigInt64Array(shared, 0, 2);
+    big.set([7n, -9n]);
+    const u = tensor(big, [2]);
+    expect(Array.from(await u.data())).toEqual([7n, -9n]);
+    for (const x of [t, u]) x.dispose();
+    // Wrong arguments over shared memory are errors naming the function and argument.
+    expect(() => tensor(new Float32Array(shared, 0, 2), [3])).toThrow(/^tensor: shape has 3 elements but data has 2$/);
+    expect(() => tensor(new Int16Array(shared, 0, 2) as never, [2])).toThrow(/^tensor: data must be a Float32Array/);
+  });
+
   it('converts to float16/bfloat16/bool and from raw float16 bits', async () => {
     const h = tensor(new Float32Array([0.5, -1.25, 3]), [3], 'float16');
     expect(h.dtype).toBe('float16');
@@ -156,6 +173,12 @@ out.update(matmul=a @ b, add=a + c, addScalar=a + 2.5, sub=a - c, mul=a * c, mul
     await expect(x.add(y)).rejects.toThrow(/^add: /);
     await expect(x.matmul(5 as never)).rejects.toThrow(TypeError);
     await expect(x.matmul(5 as never)).rejects.toThrow(/b must be a Tensor, got 5/);
+    // Ops that need a floating tensor say so in the kernels' words (TypeError: the dtype is its kind).
+    const ints = tensor(new Int32Array([1, 2]), [2]);
+    await expect(ints.mean()).rejects.toThrow(TypeError);
+    await expect(ints.mean()).rejects.toThrow(/^mean: tensor must be a float32, float64, float16 or bfloat16 Tensor, got a Tensor of shape \[2\] \(int32, cpu\)$/);
+    await expect(ints.normalize()).rejects.toThrow(/^normalize: tensor must be a float32, float64, float16 or bfloat16 Tensor, got a Tensor of shape \[2\] \(int32, cpu\)$/);
+    ints.dispose();
     for (const t of [f, same, x, y]) t.dispose();
   });
 

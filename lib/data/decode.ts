@@ -1,5 +1,6 @@
 // Decoding one image file to CHW uint8 RGB of a fixed size, with sharp (libvips). sharp is an
 // optional dependency: it is imported on first use so the package loads without it.
+import { readFile } from 'node:fs/promises';
 import type SharpNs from 'sharp';
 
 type SharpFactory = typeof SharpNs;
@@ -25,8 +26,8 @@ export type Fit = 'cover' | 'fill';
  * repeated into 3 channels, 16-bit is scaled down), resizes and returns [3, height, width]
  * uint8. A truncated or corrupt file rejects. Runs on libuv's thread pool, off the main thread.
  */
-export async function decodeImage(sharp: SharpFactory, path: string, height: number, width: number, fit: Fit): Promise<Uint8Array> {
-  const { data, info } = await sharp(path, { failOn: 'truncated', autoOrient: true })
+export async function decodeImage(sharp: SharpFactory, path: string | Buffer, height: number, width: number, fit: Fit): Promise<Uint8Array> {
+  const { data, info } = await sharp(await sharpInput(path), { failOn: 'truncated', autoOrient: true })
     .flatten({ background: { r: 0, g: 0, b: 0 } })
     .toColourspace('srgb')
     .resize({ width, height, fit, position: 'centre' })
@@ -50,7 +51,15 @@ function hwcToChw(hwc: Uint8Array, pixels: number): Uint8Array {
 }
 
 /** Reads only the header: format and size (for validate: 'headers'). Rejects when unreadable. */
-export async function probeImage(sharp: SharpFactory, path: string): Promise<void> {
-  const meta = await sharp(path).metadata();
+export async function probeImage(sharp: SharpFactory, path: string | Buffer): Promise<void> {
+  const meta = await sharp(await sharpInput(path)).metadata();
   if (!meta.width || !meta.height) throw new Error('the header holds no image size');
+}
+
+/**
+ * What sharp opens: a path as a string, or, for a path given as bytes (a file name that is not
+ * valid UTF-8, which no JS string can name), the file's contents (sharp takes a Buffer as data).
+ */
+async function sharpInput(path: string | Buffer): Promise<string | Buffer> {
+  return typeof path === 'string' ? path : readFile(path);
 }

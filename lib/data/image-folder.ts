@@ -17,7 +17,7 @@ import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { BatchOptions, ImageBatch, ImageDataset } from './index.js';
 import { decodeImage, type Fit, loadSharp, probeImage } from './decode.js';
-import { IMAGE_EXTENSIONS, isImageName, listFolder, listImagesDeep } from './folder-scan.js';
+import { type Found, IMAGE_EXTENSIONS, openPath, scanImageFolder } from './folder-scan.js';
 import { Limiter } from './limiter.js';
 import { checkChoice, checkIndices, checkInteger, checkOptions, checkString, typeError } from './validate.js';
 
@@ -90,16 +90,16 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   if (!s.isDirectory()) throw new Error(`${where}: ${root} is not a folder`);
   const sharp = await loadSharp(where);
 
-  let listing = classMode === 'none' ? await listUnlabeled(root) : await listByClass(root, warn);
+  let listing = await listImages(root, classMode, warn);
   const limiter = new Limiter(concurrency);
   const badAtLoad: DataWarning[] = [];
   if (validate === 'headers') {
     const ok = await Promise.all(
-      listing.files.map((path) =>
-        limiter.run(() => probeImage(sharp, path)).then(
+      listing.files.map((file) =>
+        limiter.run(() => probeImage(sharp, openPath(file))).then(
           () => true,
           (e: Error) => {
-            const w = { path, reason: `unreadable image header (${oneLine(e)}); left out of the dataset` };
+            const w = { path: file.path, reason: `unreadable image header (${oneLine(e)}); left out of the dataset` };
             badAtLoad.push(w);
             warn(w);
             return false;
@@ -110,7 +110,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     listing = { ...listing, files: listing.files.filter((_, i) => ok[i]), labels: listing.labels.filter((_, i) => ok[i]) };
     if (listing.files.length === 0) throw new Error(`${where}: no readable images in ${root} (all ${ok.length} failed their header check)`);
   }
-  return new FolderDataset({ name, root, height, width, fit, ...listing, limiter, cacheBytes, warn, decode: (p) => decodeImage(sharp, p, height, width, fit), skipped: badAtLoad });
+  return new FolderDataset({ name, root, height, width, fit, ...listing, limiter, cacheBytes, warn, decode: (f) => decodeImage(sharp, openPath(f), height, width, fit), skipped: badAtLoad });
 }
 
 function defaultConcurrency(): number {
@@ -130,35 +130,25 @@ function checkSize(size: unknown): [number, number] {
 }
 
 interface Listing {
-  files: string[];
+  files: Found[];
   labels: number[];
   classes: string[] | null;
 }
 
-async function listUnlabeled(root: string): Promise<Listing> {
-  const files = await listImagesDeep(root);
-  if (files.length === 0) throw new Error(`${where}: no images (${IMAGE_EXTENSIONS.join(', ')}) in ${root} or its subfolders`);
-  return { files, labels: files.map(() => -1), classes: null };
-}
-
-async function listByClass(root: string, warn: (w: DataWarning) => void): Promise<Listing> {
-  const { files: loose, folders } = await listFolder(root);
-  if (folders.length === 0) {
+async function listImages(root: string, classMode: 'subfolders' | 'none', warn: (w: DataWarning) => void): Promise<Listing> {
+  const scan = await scanImageFolder(root, classMode, warn);
+  const { files, labels, classes } = scan;
+  if (classes === null) {
+    if (files.length === 0) throw new Error(`${where}: no images (${IMAGE_EXTENSIONS.join(', ')}) in ${root} or its subfolders`);
+    return { files, labels, classes };
+  }
+  if (classes.length === 0) {
     throw new Error(`${where}: ${root} has no class subfolders (with classes: 'subfolders' each class is a folder of images; use classes: 'none' for a flat folder)`);
   }
-  const looseImages = loose.filter(isImageName);
-  if (looseImages.length > 0) {
-    warn({ path: root, reason: `${looseImages.length} image file(s) directly in the folder are ignored: with classes: 'subfolders' images belong in class subfolders` });
+  if (scan.looseImages > 0) {
+    warn({ path: root, reason: `${scan.looseImages} image file(s) directly in the folder are ignored: with classes: 'subfolders' images belong in class subfolders` });
   }
-  const files: string[] = [];
-  const labels: number[] = [];
-  const classes = folders.map((f) => basename(f));
-  for (const [label, folder] of folders.entries()) {
-    const images = await listImagesDeep(folder);
-    if (images.length === 0) warn({ path: folder, reason: `class '${classes[label]}' has no images (kept, so labels stay the same)` });
-    files.push(...images);
-    labels.push(...images.map(() => label));
-  }
+  for (const folder of scan.emptyClasses) warn({ path: folder.path, reason: `class '${basename(folder.path)}' has no images (kept, so labels stay the same)` });
   if (files.length === 0) throw new Error(`${where}: no images (${IMAGE_EXTENSIONS.join(', ')}) in the class subfolders of ${root}`);
   return { files, labels, classes };
 }
@@ -176,7 +166,7 @@ interface FolderParts extends Listing {
   limiter: Limiter;
   cacheBytes: number;
   warn: (w: DataWarning) => void;
-  decode: (path: string) => Promise<Uint8Array>;
+  decode: (file: Found) => Promise<Uint8Array>;
   skipped: DataWarning[];
 }
 
@@ -198,7 +188,7 @@ class FolderDataset implements ImageFolderDataset {
 
   constructor(private readonly parts: FolderParts) {
     ({ name: this.name, root: this.root, height: this.height, width: this.width } = parts);
-    this.files = Object.freeze([...parts.files]);
+    this.files = Object.freeze(parts.files.map((f) => f.path));
     this.size = parts.files.length;
     this.labels = Int32Array.from(parts.labels);
     this.classes = parts.classes === null ? null : Object.freeze([...parts.classes]) as string[];
@@ -253,9 +243,9 @@ class FolderDataset implements ImageFolderDataset {
     if (cached) return Promise.resolve(cached);
     let pending = this.decoding.get(j);
     if (pending) return pending;
-    const path = this.files[j];
+    const file = this.parts.files[j];
     pending = this.parts.limiter
-      .run(() => this.parts.decode(path), signal)
+      .run(() => this.parts.decode(file), signal)
       .then(
         (pixels) => {
           if (pixels.length <= this.cacheLeft) {

@@ -26,7 +26,7 @@ export interface ClusterCEResult {
  * mean_i CE(z_i · Pᵀ / τ, target_i) for embeddings z [N, C] and prototypes P [K, C].
  * `targets` is either an int64 [N] tensor of cluster indices in [0, K) or a soft target
  * matrix [N, K] of z's dtype (CutMix). An index out of range rejects with a RangeError
- * (on CUDA it is a device-side assert instead).
+ * (on CUDA after one sync: the kernel marks the row instead of asserting).
  */
 export async function clusterCE(z: Tensor, prototypes: Tensor, targets: Tensor, options: ClusterCEOptions = {}): Promise<ClusterCEResult> {
   const { out, ...rest } = options ?? {};

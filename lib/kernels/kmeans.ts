@@ -49,8 +49,9 @@ export interface KmeansUpdateResult {
 
 /**
  * One k-means update: new centroids from rows x [N, C] and their assignment (int64 [N],
- * values in [0, k); out of range rejects with a RangeError on the CPU, a device assert on
- * CUDA). CPU: race-free (clusters partitioned by a counting sort), deterministic. CUDA:
+ * values in [0, k); out of range rejects with a RangeError, on CUDA after one sync: the
+ * kernel counts them instead of asserting). Every assignment is checked as it is read, so
+ * another op writing `assignment` meanwhile cannot make the update index out of bounds. CPU: race-free (clusters partitioned by a counting sort), deterministic. CUDA:
  * atomicAdd scatter, whose float summation order may vary between runs.
  */
 export async function kmeansUpdateCentroids(x: Tensor, assignment: Tensor, k: number, options: KmeansUpdateOptions): Promise<KmeansUpdateResult> {

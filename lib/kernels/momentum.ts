@@ -2,9 +2,9 @@
 import { native } from '../native.js';
 import { handleOf, type Tensor } from '../tensor.js';
 
-function handles(name: string, list: Tensor[]) {
-  if (!Array.isArray(list)) throw new TypeError(`${name} must be an array of Tensors, got ${typeof list}`);
-  return list.map(handleOf);
+/** The native handles of a list; anything but an array passes through so the binding reports it (in its vocabulary). */
+function handles(list: Tensor[]) {
+  return (Array.isArray(list) ? list.map(handleOf) : list) as ReturnType<typeof handleOf>[];
 }
 
 /**
@@ -13,8 +13,8 @@ function handles(name: string, list: Tensor[]) {
  * The whole list is one parallel region on the CPU and one multi-tensor launch (per dtype,
  * per 120 tensors) on CUDA.
  */
-export function momentumUpdate(target: Tensor[], source: Tensor[], m: number): Promise<void> {
-  return native().momentumUpdate(handles('momentumUpdate: target', target), handles('momentumUpdate: source', source), m);
+export async function momentumUpdate(target: Tensor[], source: Tensor[], m: number): Promise<void> {
+  return native().momentumUpdate(handles(target), handles(source), m);
 }
 
 /**
@@ -22,6 +22,6 @@ export function momentumUpdate(target: Tensor[], source: Tensor[], m: number): P
  * own BatchNorm running statistics (they come from its own forward passes), so trainers do
  * not copy buffers by default; this helper is for the option of tying them.
  */
-export function copyBuffers(target: Tensor[], source: Tensor[]): Promise<void> {
-  return native().copyBuffers(handles('copyBuffers: target', target), handles('copyBuffers: source', source));
+export async function copyBuffers(target: Tensor[], source: Tensor[]): Promise<void> {
+  return native().copyBuffers(handles(target), handles(source));
 }

@@ -3,7 +3,11 @@
 #include "binding/errors.h"
 #include "binding/handles.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <fstream>
+#include <iomanip>
 #include <sstream>
 
 namespace hexa::binding {
@@ -152,6 +156,90 @@ Napi::Object Args::object(size_t i, const char* name) const {
   return v.As<Napi::Object>();
 }
 
+// ---- TensorArg ---------------------------------------------------------------------------
+
+std::string ShapeText(at::IntArrayRef shape) {
+  std::ostringstream o;
+  o << shape;
+  return o.str();
+}
+
+std::string TensorText(const at::Tensor& t) {
+  return "a Tensor of shape " + ShapeText(t.sizes()) + " (" + DtypeName(t.scalar_type()) + ", " + DeviceName(t.device()) + ")";
+}
+
+void TensorArg::typeFail(const std::string& expected) const {
+  ThrowTypeError(std::string(fn_) + ": " + name_ + " must be " + expected + ", got " + TensorText(t_));
+}
+void TensorArg::rangeFail(const std::string& expected) const {
+  ThrowRangeError(std::string(fn_) + ": " + name_ + " must be " + expected + ", got " + TensorText(t_));
+}
+
+const TensorArg& TensorArg::floating(bool allowHalf) const {
+  const auto s = t_.scalar_type();
+  if (!(s == at::kFloat || s == at::kDouble || (allowHalf && (s == at::kHalf || s == at::kBFloat16))))
+    typeFail(allowHalf ? "a float32, float64, float16 or bfloat16 Tensor" : "a float32 or float64 Tensor");
+  return *this;
+}
+
+const TensorArg& TensorArg::dtype(at::ScalarType d, const std::string& why) const {
+  const std::string name = DtypeName(d);
+  if (t_.scalar_type() != d) typeFail((name[0] == 'i' || name[0] == 'u' ? "an " : "a ") + name + " Tensor" + why);
+  return *this;
+}
+
+const TensorArg& TensorArg::sameDtype(const at::Tensor& ref, const std::string& refName) const {
+  if (t_.scalar_type() != ref.scalar_type())
+    typeFail("a Tensor with " + refName + "'s dtype (" + DtypeName(ref.scalar_type()) + ")");
+  return *this;
+}
+
+const TensorArg& TensorArg::onDevice(const at::Tensor& ref, const std::string& refName) const {
+  if (t_.device() != ref.device()) typeFail("on " + refName + "'s device (" + DeviceName(ref.device()) + ")");
+  return *this;
+}
+
+const TensorArg& TensorArg::onCpuOr(const at::Device& data) const {
+  if (!t_.is_cpu() && t_.device() != data) typeFail("on the cpu or on " + DeviceName(data));
+  return *this;
+}
+
+const TensorArg& TensorArg::shape(std::initializer_list<int64_t> want, const std::string& text) const {
+  bool ok = t_.dim() == static_cast<int64_t>(want.size());
+  int64_t d = 0;
+  for (int64_t w : want) {
+    if (ok && w >= 0 && t_.size(d) != w) ok = false;
+    ++d;
+  }
+  if (!ok) rangeFail("a Tensor of shape " + text);
+  return *this;
+}
+
+const TensorArg& TensorArg::shape(at::IntArrayRef want) const {
+  if (t_.sizes() != want) rangeFail("a Tensor of shape " + ShapeText(want));
+  return *this;
+}
+
+const TensorArg& TensorArg::sameShape(const at::Tensor& ref, const std::string& refName) const {
+  if (t_.sizes() != ref.sizes()) rangeFail("a Tensor with " + refName + "'s shape " + ShapeText(ref.sizes()));
+  return *this;
+}
+
+const TensorArg& TensorArg::minDims(int64_t dims, const std::string& what) const {
+  if (t_.dim() < dims) rangeFail("a Tensor of at least " + std::to_string(dims) + " dimension(s) (" + what + ")");
+  return *this;
+}
+
+const TensorArg& TensorArg::minSize(int64_t dim, int64_t min, const std::string& what) const {
+  if (t_.size(dim) < min) rangeFail("a Tensor with " + what + " >= " + std::to_string(min));
+  return *this;
+}
+
+const TensorArg& TensorArg::contiguous() const {
+  if (!t_.is_contiguous()) rangeFail("a contiguous Tensor");
+  return *this;
+}
+
 // ---- Options -----------------------------------------------------------------------------
 
 Options::Options(const Args& args, size_t i, const char* name) : args_(args), name_(name) {
@@ -298,6 +386,42 @@ void CheckDeviceUsable(const char* fn, const char* name, const at::Device& d) {
     ThrowRangeError(std::string(fn) + ": " + name + " is " + DeviceName(d) + " but this machine has " +
                     std::to_string(n) + " CUDA device(s)");
   }
+}
+
+namespace {
+// A cgroup memory limit file: a number of bytes, or "max" (none).
+double CgroupLimit(const char* file) {
+  std::ifstream in(file);
+  std::string text;
+  if (!(in >> text) || text.empty() || text[0] < '0' || text[0] > '9') return INFINITY;
+  return std::stod(text);
+}
+
+std::string GiB(double bytes) {
+  std::ostringstream s;
+  const double g = bytes / double(int64_t{1} << 30);
+  s << std::fixed << std::setprecision(g < 10 ? 1 : 0) << g << " GiB";
+  return s.str();
+}
+}  // namespace
+
+double MemoryLimitBytes() {
+  static const double limit = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    double bytes = pages > 0 && page > 0 ? double(pages) * double(page) : INFINITY;
+    bytes = std::min(bytes, CgroupLimit("/sys/fs/cgroup/memory.max"));
+    bytes = std::min(bytes, CgroupLimit("/sys/fs/cgroup/memory/memory.limit_in_bytes"));
+    return bytes;
+  }();
+  return limit;
+}
+
+void CheckFitsInMemory(const char* fn, const std::string& what, double bytes, const at::Device& device) {
+  if (!device.is_cpu()) return;
+  const double limit = MemoryLimitBytes();
+  if (bytes <= limit) return;
+  ThrowRangeError(std::string(fn) + ": " + what + " needs about " + GiB(bytes) + " of memory, more than this machine has (" +
+                  GiB(limit) + ")");
 }
 
 }  // namespace hexa::binding

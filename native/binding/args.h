@@ -41,6 +41,49 @@ class Args {
   const char* fn_;
 };
 
+// One vocabulary for checks on tensor arguments, shared by every binding. Each failure names
+// the function and the argument, says what was expected and what was given:
+//   "infoNCE: k must be a Tensor with q's dtype (float32), got a Tensor of shape [4, 8] (float64, cpu)"
+// The kind of fault decides the error class, the same everywhere:
+//   TypeError:  the wrong kind of thing: not a Tensor, its dtype, its device;
+//   RangeError: the right kind with a wrong size or layout (shape, number of dimensions,
+//               contiguity) or wrong values.
+class TensorArg {
+ public:
+  TensorArg(const char* fn, std::string name, at::Tensor t) : fn_(fn), name_(std::move(name)), t_(std::move(t)) {}
+  const at::Tensor& get() const { return t_; }
+
+  // ---- kind: TypeError ----
+  const TensorArg& floating(bool allowHalf = false) const;  // float32/float64 (+ float16/bfloat16)
+  const TensorArg& dtype(at::ScalarType d, const std::string& why = "") const;
+  const TensorArg& sameDtype(const at::Tensor& ref, const std::string& refName) const;
+  const TensorArg& onDevice(const at::Tensor& ref, const std::string& refName) const;
+  const TensorArg& like(const at::Tensor& ref, const std::string& refName) const { return sameDtype(ref, refName).onDevice(ref, refName); }
+  // Index tensors may live on the CPU or on the data's device.
+  const TensorArg& onCpuOr(const at::Device& data) const;
+
+  // ---- size and layout: RangeError ----
+  // -1 entries match anything; `text` describes the shape ("[N, C] = [4, 8]").
+  const TensorArg& shape(std::initializer_list<int64_t> want, const std::string& text) const;
+  const TensorArg& shape(at::IntArrayRef want) const;
+  const TensorArg& sameShape(const at::Tensor& ref, const std::string& refName) const;
+  const TensorArg& minDims(int64_t dims, const std::string& what) const;
+  const TensorArg& minSize(int64_t dim, int64_t min, const std::string& what) const;
+  const TensorArg& contiguous() const;
+
+  [[noreturn]] void typeFail(const std::string& expected) const;
+  [[noreturn]] void rangeFail(const std::string& expected) const;
+
+ private:
+  const char* fn_;
+  std::string name_;
+  at::Tensor t_;
+};
+
+// "[4, 8]" and "a Tensor of shape [4, 8] (float32, cpu)".
+std::string ShapeText(at::IntArrayRef shape);
+std::string TensorText(const at::Tensor& t);
+
 // Reads the fields of a plain options object; a missing field is undefined (then the default).
 class Options {
  public:
@@ -72,5 +115,16 @@ std::optional<at::Device> ParseDevice(const std::string& s);
 std::string DeviceName(const at::Device& d);
 // Throws when `d` is a CUDA device this process cannot use.
 void CheckDeviceUsable(const char* fn, const char* name, const at::Device& d);
+
+// The most memory this process can count on, in bytes: physical memory, or the cgroup's
+// limit (v2 memory.max, v1 memory.limit_in_bytes) when lower. Read once.
+double MemoryLimitBytes();
+
+// Refuses, up front, a request that fits in the address space but not in memory (the kernel's
+// OOM killer would end the process): a RangeError "fn: <what> needs about X GiB of memory,
+// more than this machine has (Y GiB)" when `bytes` (what the op will allocate on `device`)
+// exceed MemoryLimitBytes(). Only CPU memory is checked: a CUDA allocation that does not fit
+// fails by itself with LibTorch's out-of-memory error.
+void CheckFitsInMemory(const char* fn, const std::string& what, double bytes, const at::Device& device = at::kCPU);
 
 }  // namespace hexa::binding

@@ -11,18 +11,26 @@ namespace hexa::binding {
 Napi::Value KnnPredict(const Napi::CallbackInfo& info) {
   Args a(info, "knnPredict");
   at::Tensor bank = a.tensor(0, "bank"), labels = a.tensor(1, "bankLabels"), queries = a.tensor(2, "queries");
-  if (bank.dim() != 2) a.rangeError("bank", "a [M, D] Tensor", a.at(0));
-  if (queries.dim() != 2 || queries.size(1) != bank.size(1)) a.rangeError("queries", "a [N, D] Tensor with the bank's D", a.at(2));
-  if (labels.dim() != 1 || labels.size(0) != bank.size(0)) a.rangeError("bankLabels", "a [M] Tensor", a.at(1));
-  if (labels.scalar_type() != at::kLong && labels.scalar_type() != at::kInt) a.typeError("bankLabels", "an int64 or int32 Tensor", a.at(1));
-  if (!at::isFloatingType(bank.scalar_type()) || !at::isFloatingType(queries.scalar_type()))
-    ThrowTypeError("knnPredict: bank and queries must be floating Tensors");
+  // The vocabulary of args.h: kind (dtype) is a TypeError, shape a RangeError.
+  TensorArg(a.fn(), "bank", bank).floating(/*allowHalf=*/true).shape({-1, -1}, "[M, D]");
+  const int64_t m = bank.size(0), d = bank.size(1);
+  TensorArg(a.fn(), "queries", queries).floating(/*allowHalf=*/true).shape({-1, d}, "[N, D], D = " + std::to_string(d) + " (the bank's)");
+  const TensorArg labelsArg(a.fn(), "bankLabels", labels);
+  if (labels.scalar_type() != at::kLong && labels.scalar_type() != at::kInt) labelsArg.typeFail("an int64 or int32 Tensor");
+  labelsArg.shape({m}, "[M] = [" + std::to_string(m) + "] (the bank's rows)");
   Options o(a, 3, "options");
   eval::KnnOptions k;
   k.k = o.integer("k", 200, 1, int64_t{1} << 30);
   k.temperature = o.number("temperature", 0.1, 1e-6, 1e6);
   k.classes = o.integer("classes", std::nullopt, 1, int64_t{1} << 20);
   k.chunk = o.integer("chunk", 256, 1, int64_t{1} << 20);
+  {
+    // Per chunk of queries: similarities [chunk, M] and votes [chunk, classes], float32.
+    const double rows = static_cast<double>(std::min<int64_t>(k.chunk, std::max<int64_t>(queries.size(0), 1)));
+    CheckFitsInMemory(a.fn(), "options.chunk = " + std::to_string(k.chunk) + " and options.classes = " + std::to_string(k.classes) +
+                                  " (with a bank of " + std::to_string(bank.size(0)) + ")",
+                      rows * (static_cast<double>(bank.size(0)) + static_cast<double>(k.classes)) * 4.0, bank.device());
+  }
   return RunAsync(
       a.env(), "knnPredict", [=] { return eval::KnnPredict(bank, labels, queries, k); },
       [](Napi::Env env, at::Tensor& t) -> Napi::Value { return TensorHandle::Wrap(env, std::move(t)); });

@@ -4,8 +4,8 @@
 
 namespace hexa::binding {
 
-// Adds every kernel function to `exports` (listed in kernel_ops.cpp, next to their wrappers).
-void RegisterKernelOps(Napi::Env env, Napi::Object exports);
+// The wrappers are registered in addon.cpp with the other exports; their argument checks use
+// the vocabulary of args.h (TensorArg).
 
 // ---- hard views and the momentum encoder (kernels_hard_views.cpp) ----
 Napi::Value PgdStep(const Napi::CallbackInfo& info);

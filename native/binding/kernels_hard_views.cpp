@@ -1,7 +1,11 @@
 // Node-API wrappers of the hard-view and momentum-encoder kernels (native/kernels/pgd,
 // cutmix, enqueue, momentum). Everything a user can get wrong is checked here, before any
-// work is queued, and named in the error; only checks on tensor values (perm is a
-// permutation, boxes inside the image) run in the async work and reject the Promise.
+// work is queued, and named in the error (the vocabulary of args.h); only checks on tensor
+// values (perm is a permutation, boxes inside the image) run in the async work, on the
+// private copies the kernels then read, and reject the Promise. Each op's work runs under a
+// device guard for its data's device (momentumUpdate's kernels set their own per group).
+#include <c10/core/DeviceGuard.h>
+
 #include <limits>
 #include <sstream>
 #include <optional>
@@ -24,51 +28,22 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-std::string describeTensor(const at::Tensor& t) {
-  std::ostringstream s;
-  s << "shape " << t.sizes() << ", " << DtypeName(t.scalar_type()) << ", " << DeviceName(t.device());
-  return s.str();
-}
+// Checks in the one vocabulary of args.h (TensorArg): kind (dtype, device) is a TypeError,
+// size and layout (shape, dimensions, contiguity) a RangeError.
 
-// `t` (named `name`) must have ref's shape (RangeError), dtype and device (TypeError).
+// `t` (named `name`) must have ref's shape, dtype and device.
 void checkLike(const Args& a, const at::Tensor& ref, const std::string& refName, const at::Tensor& t,
                const std::string& name) {
-  auto fail = [&](ErrorKind kind, const char* what) {
-    throw JsError(kind, std::string(a.fn()) + ": " + name + " must have the " + what + " of " + refName + " (" +
-                            describeTensor(ref) + "), got " + describeTensor(t));
-  };
-  if (t.sizes() != ref.sizes()) fail(ErrorKind::RangeError, "shape");
-  if (t.scalar_type() != ref.scalar_type()) fail(ErrorKind::TypeError, "dtype");
-  if (t.device() != ref.device()) fail(ErrorKind::TypeError, "device");
+  TensorArg(a.fn(), name, t).sameShape(ref, refName).like(ref, refName);
 }
 
 void checkFloating(const Args& a, const at::Tensor& t, const std::string& name, bool allowHalf = false) {
-  const auto s = t.scalar_type();
-  const bool ok = s == at::kFloat || s == at::kDouble || (allowHalf && (s == at::kHalf || s == at::kBFloat16));
-  if (!ok)
-    ThrowTypeError(std::string(a.fn()) + ": " + name + " must be " +
-                   (allowHalf ? "float32, float64, float16 or bfloat16" : "float32 or float64") + ", got " +
-                   DtypeName(s));
+  TensorArg(a.fn(), name, t).floating(allowHalf);
 }
 
-void checkInt64(const Args& a, const at::Tensor& t, const std::string& name) {
-  if (t.scalar_type() != at::kLong)
-    ThrowTypeError(std::string(a.fn()) + ": " + name + " must be an int64 tensor, got " + DtypeName(t.scalar_type()));
-}
-
-// Index tensors (perm, boxes, columns) may live on the CPU or on the data's device.
-void checkIndexDevice(const Args& a, const at::Tensor& t, const std::string& name, const at::Device& data) {
-  if (!t.is_cpu() && t.device() != data)
-    ThrowTypeError(std::string(a.fn()) + ": " + name + " must be on the cpu or on " + DeviceName(data) + ", got " +
-                   DeviceName(t.device()));
-}
-
-void checkShape(const Args& a, const at::Tensor& t, const std::string& name, at::IntArrayRef expected) {
-  if (t.sizes() != expected) {
-    std::ostringstream s;
-    s << a.fn() << ": " << name << " must have shape " << expected << ", got " << t.sizes();
-    ThrowRangeError(s.str());
-  }
+// An index tensor: int64, on the CPU or on the data's device, of the given shape.
+void checkIndex(const Args& a, const at::Tensor& t, const std::string& name, at::IntArrayRef shape, const at::Device& data) {
+  TensorArg(a.fn(), name, t).dtype(at::kLong).onCpuOr(data).shape(shape);
 }
 
 // Where a kernel writes: options.out, the first input itself (inplace: true), or a new tensor.
@@ -84,11 +59,11 @@ Destination destination(const Args& a, const Options& o, const at::Tensor& input
   if (inplace && out) ThrowTypeError(std::string(a.fn()) + ": give options.out or options.inplace, not both");
   if (out) {
     checkLike(a, input, inputName, *out, "options.out");
-    if (!out->is_contiguous()) ThrowTypeError(std::string(a.fn()) + ": options.out must be contiguous");
+    TensorArg(a.fn(), "options.out", *out).contiguous();
     return {out};
   }
   if (inplace) {
-    if (!input.is_contiguous()) ThrowTypeError(std::string(a.fn()) + ": inplace needs a contiguous " + inputName);
+    if (!input.is_contiguous()) TensorArg(a.fn(), inputName, input).rangeFail("a contiguous Tensor for options.inplace");
     return {input};
   }
   return {std::nullopt};
@@ -115,12 +90,7 @@ std::pair<double, double> pixelRange(const Args& a, const Options& o) {
 }
 
 void checkBatched(const Args& a, const at::Tensor& t, const std::string& name, int64_t minDims) {
-  if (t.dim() < minDims) {
-    std::ostringstream s;
-    s << a.fn() << ": " << name << " must have at least " << minDims << " dimension(s) (dim 0 = batch), got shape "
-      << t.sizes();
-    ThrowRangeError(s.str());
-  }
+  TensorArg(a.fn(), name, t).minDims(minDims, "dim 0 = batch");
 }
 
 }  // namespace
@@ -143,6 +113,7 @@ Napi::Value PgdStep(const Napi::CallbackInfo& info) {
   return RunAsync(
       a.env(), a.fn(),
       [=] {
+        c10::DeviceGuard guard(xAdv.device());
         at::Tensor out = dst.given ? *dst.given : at::empty_like(xAdv, at::MemoryFormat::Contiguous);
         kernels::pgdStep(xAdv, xClean, grad, out, opts);
         return out;
@@ -166,6 +137,7 @@ Napi::Value PgdInit(const Napi::CallbackInfo& info) {
   return RunAsync(
       a.env(), a.fn(),
       [=] {
+        c10::DeviceGuard guard(xClean.device());
         at::Tensor out = dst.given ? *dst.given : at::empty_like(xClean, at::MemoryFormat::Contiguous);
         kernels::pgdInit(xClean, out, opts, gen);
         return out;
@@ -182,6 +154,9 @@ Napi::Value SampleCutmix(const Napi::CallbackInfo& info) {
   const double alpha = o.number("alpha", 1.0, 0, kInf);
   if (alpha <= 0) ThrowRangeError("sampleCutmix: options.alpha must be > 0, got " + std::to_string(alpha));
   const auto gen = o.generator("generator");
+  // Per sample: two Gamma draws and their shape (f64), two centres, a box, a perm entry and
+  // lambda (int64/f64), and randperm's scratch: about 96 bytes.
+  CheckFitsInMemory(a.fn(), "n = " + std::to_string(n), static_cast<double>(n) * 96.0);
   return RunAsync(
       a.env(), a.fn(), [=] { return kernels::sampleCutmix(n, h, w, alpha, gen); },
       [](Napi::Env env, kernels::CutmixSample& s) -> Napi::Value {
@@ -203,17 +178,14 @@ Napi::Value Cutmix(const Napi::CallbackInfo& info) {
   const std::optional<at::Tensor> perm = o.tensor("perm"), boxes = o.tensor("boxes");
   if (!perm) a.typeError("options.perm", "an int64 Tensor", info.Env().Undefined());
   if (!boxes) a.typeError("options.boxes", "an int64 Tensor", info.Env().Undefined());
-  checkInt64(a, *perm, "options.perm");
-  checkInt64(a, *boxes, "options.boxes");
-  checkShape(a, *perm, "options.perm", {x.size(0)});
-  checkShape(a, *boxes, "options.boxes", {x.size(0), 4});
-  checkIndexDevice(a, *perm, "options.perm", x.device());
-  checkIndexDevice(a, *boxes, "options.boxes", x.device());
+  checkIndex(a, *perm, "options.perm", {x.size(0)}, x.device());
+  checkIndex(a, *boxes, "options.boxes", {x.size(0), 4}, x.device());
   const Destination dst = destination(a, o, x, "x", /*allowInplace=*/true);
   const at::Tensor p = *perm, b = *boxes;
   return RunAsync(
       a.env(), a.fn(),
       [=] {
+        c10::DeviceGuard guard(x.device());
         at::Tensor out = dst.given ? *dst.given : at::empty_like(x, at::MemoryFormat::Contiguous);
         kernels::cutmix(x, p, b, out);
         return out;
@@ -225,25 +197,27 @@ Napi::Value Cutmix(const Napi::CallbackInfo& info) {
 Napi::Value CutmixTargets(const Napi::CallbackInfo& info) {
   Args a(info, "cutmixTargets");
   const at::Tensor lambda = a.tensor(0, "lambda"), perm = a.tensor(1, "perm");
-  checkFloating(a, lambda, "lambda");
-  if (lambda.dim() != 1) ThrowRangeError("cutmixTargets: lambda must be 1-D [n], got " + describeTensor(lambda));
+  TensorArg(a.fn(), "lambda", lambda).floating().shape({-1}, "[n]");
   const int64_t n = lambda.size(0);
-  checkInt64(a, perm, "perm");
-  checkShape(a, perm, "perm", {n});
-  checkIndexDevice(a, perm, "perm", lambda.device());
+  checkIndex(a, perm, "perm", {n}, lambda.device());
   const int64_t numColumns = a.integer(2, "numColumns", 1, int64_t{1} << 40);
   Options o(a, 3, "options");
   const std::optional<at::Tensor> columns = o.tensor("columns");
   if (columns) {
-    checkInt64(a, *columns, "options.columns");
-    checkShape(a, *columns, "options.columns", {n});
-    checkIndexDevice(a, *columns, "options.columns", lambda.device());
+    checkIndex(a, *columns, "options.columns", {n}, lambda.device());
   } else if (n > numColumns) {
     ThrowRangeError("cutmixTargets: numColumns must be >= n = " + std::to_string(n) +
                     " when options.columns is not given, got " + std::to_string(numColumns));
   }
+  CheckFitsInMemory(a.fn(), "numColumns = " + std::to_string(numColumns) + " (a [" + std::to_string(n) + ", numColumns] result)",
+                    static_cast<double>(n) * static_cast<double>(numColumns) * static_cast<double>(lambda.element_size()),
+                    lambda.device());
   return RunAsync(
-      a.env(), a.fn(), [=] { return kernels::cutmixTargets(lambda, perm, numColumns, columns); },
+      a.env(), a.fn(),
+      [=] {
+        c10::DeviceGuard guard(lambda.device());
+        return kernels::cutmixTargets(lambda, perm, numColumns, columns);
+      },
       [](Napi::Env env, at::Tensor& t) -> Napi::Value { return TensorHandle::Wrap(env, std::move(t)); });
 }
 
@@ -251,21 +225,18 @@ Napi::Value CutmixTargets(const Napi::CallbackInfo& info) {
 Napi::Value Enqueue(const Napi::CallbackInfo& info) {
   Args a(info, "enqueue");
   const at::Tensor queue = a.tensor(0, "queue"), keys = a.tensor(1, "keys");
-  if (queue.dim() != 2) ThrowRangeError("enqueue: queue must be 2-D [K, C], got " + describeTensor(queue));
-  if (keys.dim() != 2) ThrowRangeError("enqueue: keys must be 2-D [N, C], got " + describeTensor(keys));
-  const int64_t k = queue.size(0);
-  if (k == 0) ThrowRangeError("enqueue: queue must have at least one row");
+  TensorArg(a.fn(), "queue", queue).shape({-1, -1}, "[K, C]").minSize(0, 1, "K (rows)");
+  const int64_t k = queue.size(0), c = queue.size(1);
+  const TensorArg keysArg(a.fn(), "keys", keys);
+  keysArg.like(queue, "queue").shape({-1, c}, "[N, C], C = " + std::to_string(c));
+  if (keys.size(0) > k) keysArg.rangeFail("a Tensor of at most K = " + std::to_string(k) + " rows (the queue's)");
   const int64_t ptr = a.integer(2, "ptr", 0, k - 1);
-  auto mismatch = [&](const char* what) {
-    ThrowRangeError(std::string("enqueue: keys must have the ") + what + " of queue (" + describeTensor(queue) +
-                    "), got " + describeTensor(keys));
-  };
-  if (keys.size(1) != queue.size(1)) mismatch("number of columns C");
-  if (keys.size(0) > k) mismatch("number of rows N <= K");
-  if (keys.scalar_type() != queue.scalar_type()) mismatch("dtype");
-  if (keys.device() != queue.device()) mismatch("device");
   return RunAsync(
-      a.env(), a.fn(), [=] { return kernels::enqueue(queue, keys, ptr); },
+      a.env(), a.fn(),
+      [=] {
+        c10::DeviceGuard guard(queue.device());
+        return kernels::enqueue(queue, keys, ptr);
+      },
       [](Napi::Env env, int64_t& next) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(next)); });
 }
 

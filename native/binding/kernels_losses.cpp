@@ -1,8 +1,9 @@
 // Node-API wrappers of the loss and clustering kernels: InfoNCE, DeepCluster's cluster CE,
 // spherical k-means (native/kernels/{info_nce,cluster_ce,kmeans}.h). Every argument is
-// checked here, before any work is queued: a bad one is a TypeError (kind: not a Tensor,
-// wrong dtype, wrong device) or a RangeError (shape, value) naming it. Checks on tensor
-// values (class indices in range) run in the async work and reject the Promise.
+// checked here, before any work is queued, in the vocabulary of args.h (TensorArg): a bad
+// one is a TypeError (kind: not a Tensor, wrong dtype, wrong device) or a RangeError
+// (shape, layout, value) naming it. Checks on tensor values (class indices in range) run in
+// the async work, on the data the kernel reads, and reject the Promise.
 #include <c10/core/DeviceGuard.h>
 
 #include <cmath>
@@ -19,74 +20,6 @@
 
 namespace hexa::binding {
 namespace {
-
-std::string ShapeText(at::IntArrayRef s) {
-  std::ostringstream o;
-  o << s;
-  return o.str();
-}
-
-std::string TensorText(const at::Tensor& t) {
-  return "a Tensor of shape " + ShapeText(t.sizes()) + " (" + DtypeName(t.scalar_type()) + ", " + DeviceName(t.device()) + ")";
-}
-
-// Checks on one tensor argument, each failure naming the function and the argument.
-class TensorArg {
- public:
-  TensorArg(const char* fn, std::string name, at::Tensor t) : fn_(fn), name_(std::move(name)), t_(std::move(t)) {}
-  const at::Tensor& get() const { return t_; }
-
-  const TensorArg& floating() const {
-    if (t_.scalar_type() != at::kFloat && t_.scalar_type() != at::kDouble) typeFail("a float32 or float64 Tensor");
-    return *this;
-  }
-  const TensorArg& dtype(at::ScalarType d, const std::string& why = "") const {
-    const std::string name = DtypeName(d);
-    if (t_.scalar_type() != d) typeFail((name[0] == 'i' || name[0] == 'u' ? "an " : "a ") + name + " Tensor" + why);
-    return *this;
-  }
-  // Same dtype and device as `ref` (named refName).
-  const TensorArg& like(const at::Tensor& ref, const char* refName) const {
-    if (t_.scalar_type() != ref.scalar_type())
-      typeFail(std::string("a Tensor with ") + refName + "'s dtype (" + DtypeName(ref.scalar_type()) + ")");
-    return onDevice(ref, refName);
-  }
-  const TensorArg& onDevice(const at::Tensor& ref, const char* refName) const {
-    if (t_.device() != ref.device())
-      typeFail(std::string("on ") + refName + "'s device (" + DeviceName(ref.device()) + ")");
-    return *this;
-  }
-  // shape: -1 entries match anything; `text` describes it ("[N, C] = [4, 8]").
-  const TensorArg& shape(std::initializer_list<int64_t> want, const std::string& text) const {
-    bool ok = t_.dim() == static_cast<int64_t>(want.size());
-    int64_t d = 0;
-    for (int64_t w : want) {
-      if (ok && w >= 0 && t_.size(d) != w) ok = false;
-      ++d;
-    }
-    if (!ok) rangeFail("a Tensor of shape " + text);
-    return *this;
-  }
-  const TensorArg& minSize(int64_t dim, int64_t min, const char* what) const {
-    if (t_.size(dim) < min) rangeFail(std::string("a Tensor with ") + what + " >= " + std::to_string(min));
-    return *this;
-  }
-  const TensorArg& contiguous() const {
-    if (!t_.is_contiguous()) rangeFail("a contiguous Tensor");
-    return *this;
-  }
-
- private:
-  [[noreturn]] void typeFail(const std::string& expected) const {
-    ThrowTypeError(std::string(fn_) + ": " + name_ + " must be " + expected + ", got " + TensorText(t_));
-  }
-  [[noreturn]] void rangeFail(const std::string& expected) const {
-    ThrowRangeError(std::string(fn_) + ": " + name_ + " must be " + expected + ", got " + TensorText(t_));
-  }
-  const char* fn_;
-  std::string name_;
-  at::Tensor t_;
-};
 
 std::string Num(double v) {
   std::ostringstream o;
@@ -162,6 +95,10 @@ Napi::Value InfoNCE(const Napi::CallbackInfo& info) {
   }
   const bool grad = o.boolean("grad", false);
   auto out = GradOut(a, o, q, "q");
+  const double columns = static_cast<double>(opts.targets ? n + kk : kk + 1);
+  CheckFitsInMemory(a.fn(), "q and queue (a logits buffer of [N, " + std::string(opts.targets ? "N+K" : "K+1") + "] = [" +
+                                std::to_string(n) + ", " + std::to_string(static_cast<int64_t>(columns)) + "])",
+                    static_cast<double>(n) * columns * static_cast<double>(q.element_size()), q.device());
   return RunAsync(
       a.env(), a.fn(),
       [=]() -> LossResult {
@@ -201,6 +138,8 @@ Napi::Value ClusterCE(const Napi::CallbackInfo& info) {
   opts.temperature = Temperature(a, o, 0.1);
   const bool grad = o.boolean("grad", false);
   auto out = GradOut(a, o, z, "z");
+  CheckFitsInMemory(a.fn(), "z and prototypes (a logits buffer of [N, K] = " + Dims("", {n, k}).substr(3) + ")",
+                    static_cast<double>(n) * static_cast<double>(k) * static_cast<double>(z.element_size()), z.device());
   return RunAsync(
       a.env(), a.fn(),
       [=]() -> LossResult {
@@ -235,6 +174,13 @@ Napi::Value KmeansAssign(const Napi::CallbackInfo& info) {
     };
     index = read("index", at::kLong);
     score = read("score", x.scalar_type());
+  }
+  {
+    const int64_t k = centroids.size(0);
+    const int64_t rows = std::min(chunk > 0 ? chunk : kernels::kmeans_default_chunk_rows(k, x.scalar_type()), std::max<int64_t>(n, 1));
+    CheckFitsInMemory(a.fn(), "options.chunkSize = " + std::to_string(rows) + " (a [chunkSize, K] = " + Dims("", {rows, k}).substr(3) +
+                                  " buffer)",
+                      static_cast<double>(rows) * static_cast<double>(k) * static_cast<double>(x.element_size()), x.device());
   }
   return RunAsync(
       a.env(), a.fn(),

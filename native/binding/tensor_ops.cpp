@@ -5,7 +5,10 @@
 #include "binding/errors.h"
 #include "binding/handles.h"
 
+#include <ATen/ExpandUtils.h>
+
 #include <cstring>
+#include <sstream>
 #include <variant>
 
 namespace hexa::binding {
@@ -50,6 +53,18 @@ std::vector<int64_t> Dims(const Args& a, size_t i, const char* name, const at::T
   return out;
 }
 
+double Numel(at::IntArrayRef shape) {
+  double n = 1;
+  for (int64_t d : shape) n *= static_cast<double>(d);
+  return n;
+}
+
+// A result of `shape` and `dtype` on `device` must fit in memory (args.h).
+void CheckResultFits(const Args& a, const std::string& what, at::IntArrayRef shape, at::ScalarType dtype,
+                     const at::Device& device) {
+  CheckFitsInMemory(a.fn(), what, Numel(shape) * static_cast<double>(c10::elementSize(dtype)), device);
+}
+
 bool KeepDim(const Args& a, size_t i) {
   if (!a.has(i)) return false;
   if (!a.at(i).IsBoolean()) a.typeError("keepdim", "a boolean", a.at(i));
@@ -65,6 +80,9 @@ Napi::Value RandomTensor(const Napi::CallbackInfo& info, const char* fn, Random 
   if (!at::isFloatingType(dtype)) a.rangeError("options.dtype", "a floating dtype", o.has("dtype") ? info[1].As<Napi::Object>().Get("dtype") : info.Env().Undefined());
   auto device = o.device("device", at::Device(at::kCPU));
   auto gen = o.generator("generator");
+  // Drawn in float64 on the CPU, then cast (and moved) to the result.
+  CheckFitsInMemory(a.fn(), "shape " + ShapeText(shape) + " (drawn in float64 on the cpu)",
+                    Numel(shape) * (8.0 + (device.is_cpu() ? static_cast<double>(c10::elementSize(dtype)) : 0.0)));
   return AsyncTensor(a, [=]() mutable {
     // Drawn on the CPU in float64 then cast: a seed gives the same numbers on every device.
     at::Tensor t = draw(shape, gen, at::TensorOptions().dtype(at::kDouble));
@@ -105,8 +123,14 @@ Napi::Value FromTypedArray(const Napi::CallbackInfo& info) {
     ThrowRangeError(std::string("tensor: shape has ") + std::to_string(numel) + " elements but data has " +
                     std::to_string(ta.ElementLength()));
   }
+  // The data pointer from napi_get_typedarray_info, which also serves arrays over a
+  // SharedArrayBuffer (ta.ArrayBuffer().Data() fails for those with a bare "Invalid argument").
+  void* data = nullptr;
+  if (napi_get_typedarray_info(info.Env(), v, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok ||
+      (data == nullptr && numel > 0))
+    a.typeError("data", "a typed array whose memory can be read", v);
   at::Tensor t = at::empty(shape, at::TensorOptions().dtype(source));
-  const auto* bytes = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  const auto* bytes = static_cast<const uint8_t*>(data);
   if (numel > 0) std::memcpy(t.data_ptr(), bytes, numel * at::elementSize(source));
   if (dtype == at::kBool) t = t.ne(0);
   else if (dtype != source) t = t.to(dtype);
@@ -119,6 +143,7 @@ Napi::Value Zeros(const Napi::CallbackInfo& info) {
   Options o(a, 1, "options");
   auto dtype = o.dtype("dtype", at::kFloat);
   auto device = o.device("device", at::Device(at::kCPU));
+  CheckResultFits(a, "shape " + ShapeText(shape) + " (" + DtypeName(dtype) + ")", shape, dtype, device);
   return AsyncTensor(a, [=] { return at::zeros(shape, at::TensorOptions().dtype(dtype).device(device)); });
 }
 
@@ -177,20 +202,44 @@ Napi::Value To(const Napi::CallbackInfo& info) {
   Options o(a, 1, "options");
   auto device = o.device("device", t.device());
   auto dtype = o.dtype("dtype", t.scalar_type());
+  CheckResultFits(a, "the copy of tensor (" + ShapeText(t.sizes()) + ", " + DtypeName(dtype) + ")", t.sizes(), dtype, device);
   return AsyncTensor(a, [=] { return t.to(device, dtype, false, /*copy=*/true); });
 }
 
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Args a(info, "matmul");
   at::Tensor x = a.tensor(0, "a"), y = a.tensor(1, "b");
+  // The result's shape from the same op on meta tensors (no data); shapes that don't match
+  // are left to the op itself, which says so.
+  try {
+    const auto meta = [](const at::Tensor& t) { return at::empty(t.sizes(), t.options().device(at::kMeta)); };
+    const at::Tensor r = at::matmul(meta(x), meta(y));
+    CheckResultFits(a, "the product of a " + ShapeText(x.sizes()) + " and b " + ShapeText(y.sizes()) + " (" + ShapeText(r.sizes()) + ")",
+                    r.sizes(), r.scalar_type(), x.device());
+  } catch (const c10::Error&) {
+  }
   return AsyncTensor(a, [=] { return at::matmul(x, y); });
 }
+
+namespace {
+// a op b broadcasts: its result may be far larger than either (a [N, 1] + b [1, M]).
+void CheckBroadcastFits(const Args& a, const at::Tensor& x, const at::Tensor& y) {
+  try {
+    const auto shape = at::infer_size(x.sizes(), y.sizes());
+    CheckResultFits(a, "the broadcast of a " + ShapeText(x.sizes()) + " and b " + ShapeText(y.sizes()) + " (" + ShapeText(shape) + ")",
+                    shape, at::result_type(x, y), x.device());
+  } catch (const c10::Error&) {
+    // shapes that don't broadcast: the op itself says so
+  }
+}
+}  // namespace
 
 #define HEXA_BINARY_OP(Name, js, expr)                                                        \
   Napi::Value Name(const Napi::CallbackInfo& info) {                                          \
     Args a(info, js);                                                                         \
     at::Tensor x = a.tensor(0, "a");                                                          \
     Operand y = TensorOrNumber(a, 1, "b");                                                    \
+    if (const auto* t = std::get_if<at::Tensor>(&y)) CheckBroadcastFits(a, x, *t);            \
     return AsyncTensor(a, [=] {                                                               \
       return std::visit([&](const auto& b) -> at::Tensor { return expr; }, y);                \
     });                                                                                       \
@@ -213,7 +262,7 @@ Napi::Value Mean(const Napi::CallbackInfo& info) {
   at::Tensor x = a.tensor(0, "tensor");
   auto dims = Dims(a, 1, "dim", x);
   bool keep = KeepDim(a, 2);
-  if (!at::isFloatingType(x.scalar_type())) ThrowTypeError("mean: tensor must have a floating dtype, got " + DtypeName(x.scalar_type()));
+  TensorArg(a.fn(), "tensor", x).floating(/*allowHalf=*/true);
   return AsyncTensor(a, [=] { return dims.empty() ? x.mean() : x.mean(dims, keep); });
 }
 
@@ -244,6 +293,11 @@ Napi::Value IndexSelect(const Napi::CallbackInfo& info) {
   at::Tensor idx = a.tensor(2, "indices");
   if (idx.scalar_type() != at::kLong && idx.scalar_type() != at::kInt)
     a.typeError("indices", "an int64 or int32 Tensor", a.at(2));
+  if (x.dim() > 0 && x.size(dim) > 0) {
+    const double rows = static_cast<double>(idx.numel()), rowNumel = static_cast<double>(x.numel()) / static_cast<double>(x.size(dim));
+    CheckFitsInMemory(a.fn(), "indices (" + std::to_string(idx.numel()) + " of them, each selecting " + std::to_string(x.numel() / x.size(dim)) + " elements)",
+                      rows * rowNumel * static_cast<double>(x.element_size()), x.device());
+  }
   return AsyncTensor(a, [=] { return at::index_select(x, dim, idx); });
 }
 
@@ -289,7 +343,7 @@ Napi::Value Clamp(const Napi::CallbackInfo& info) {
 Napi::Value Normalize(const Napi::CallbackInfo& info) {
   Args a(info, "normalize");
   at::Tensor x = a.tensor(0, "tensor");
-  if (!at::isFloatingType(x.scalar_type())) ThrowTypeError("normalize: tensor must have a floating dtype, got " + DtypeName(x.scalar_type()));
+  TensorArg(a.fn(), "tensor", x).floating(/*allowHalf=*/true);
   int64_t d = std::max<int64_t>(x.dim(), 1);
   int64_t dim = a.has(1) ? a.integer(1, "dim", -d, d - 1) : std::min<int64_t>(1, d - 1);
   double eps = a.has(2) ? a.number(2, "eps") : 1e-12;

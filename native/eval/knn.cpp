@@ -12,7 +12,9 @@ at::Tensor KnnPredict(const at::Tensor& bank, const at::Tensor& bankLabels, cons
   const int64_t k = std::min(o.k, bank.size(0));
   auto unit = [](const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); };
   const at::Tensor b = unit(bank.to(at::kFloat)), q = unit(queries.to(b.device(), at::kFloat));
-  const at::Tensor labels = bankLabels.to(b.device(), at::kLong);
+  // A private copy (checked, then used): another op writing bankLabels meanwhile cannot change
+  // what was checked.
+  const at::Tensor labels = bankLabels.to(b.device(), at::kLong, /*non_blocking=*/false, /*copy=*/true);
   TORCH_CHECK(labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < o.classes,
               "knnPredict: bankLabels must lie in [0, classes)");
   std::vector<at::Tensor> out;

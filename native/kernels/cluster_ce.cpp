@@ -26,11 +26,16 @@ ClusterCEForward cluster_ce_forward(const at::Tensor& z, const at::Tensor& proto
     TORCH_CHECK_VALUE(targets.dim() == 1 && targets.size(0) == n, "cluster_ce: hard targets must be [", n, "], got ",
                       targets.sizes());
     if (targets.is_cpu()) {
-      auto [lo, hi] = at::aminmax(targets);
+      // A private copy, checked, then used: the row pass never reads the caller's tensor, which
+      // another op may be writing meanwhile (the row pass checks every class it reads anyway).
+      at::Tensor own = targets.clone(at::MemoryFormat::Contiguous);
+      auto [lo, hi] = at::aminmax(own);
       TORCH_CHECK_VALUE(lo.item<int64_t>() >= 0 && hi.item<int64_t>() < k, "cluster_ce: targets must be in [0, ", k,
                         "), got values in [", lo.item<int64_t>(), ", ", hi.item<int64_t>(), "]");
+      row_targets.classes = own;
+    } else {
+      row_targets.classes = targets;  // checked by the row pass as it reads them
     }
-    row_targets.classes = targets;
   } else {
     TORCH_CHECK_TYPE(targets.scalar_type() == z.scalar_type(), "cluster_ce: soft targets must have z's dtype, got ",
                      targets.scalar_type());

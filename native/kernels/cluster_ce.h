@@ -19,7 +19,8 @@ struct ClusterCEForward {
   at::Tensor grad_logits;  // [N, K]: softmax - targets
 };
 
-// targets: int64 [N] with values in [0, K) (checked on CPU; a device assert on CUDA), or a
+// targets: int64 [N] with values in [0, K) (checked on a private copy on the CPU; on CUDA the
+// row pass checks each as it reads it and the call fails after it, one sync), or a
 // floating [N, K] tensor of z's dtype.
 ClusterCEForward cluster_ce_forward(const at::Tensor& z, const at::Tensor& prototypes, const at::Tensor& targets,
                                     const ClusterCEOptions& options);

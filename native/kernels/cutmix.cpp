@@ -44,30 +44,56 @@ CutmixSample sampleCutmix(int64_t n, int64_t h, int64_t w, double alpha, std::op
   return s;
 }
 
-void checkPermutation(const at::Tensor& perm, int64_t n) {
-  TORCH_CHECK(perm.dim() == 1 && perm.size(0) == n, "perm must have shape [", n, "], got ", perm.sizes());
-  const at::Tensor p = perm.to(at::kCPU, at::kLong).contiguous();
-  const int64_t* pv = p.const_data_ptr<int64_t>();
+namespace {
+
+// A private CPU int64 copy of an index tensor, taken once: every check and every use reads
+// this copy, never the caller's tensor again, so another op writing that tensor meanwhile
+// (an async op on the thread pool) cannot slip an unchecked index past the checks.
+at::Tensor privateIndexCopy(const at::Tensor& t) {
+  return t.to(at::kCPU, at::kLong, /*non_blocking=*/false, /*copy=*/true).contiguous();
+}
+
+// Throws unless pv[0..n) holds every one of 0..n-1 once.
+void checkPermutationValues(const int64_t* pv, int64_t n) {
   std::vector<bool> seen(static_cast<size_t>(n), false);
   for (int64_t i = 0; i < n; ++i) {
-    TORCH_CHECK_VALUE(pv[i] >= 0 && pv[i] < n, "perm must be a permutation of 0..", n - 1, ", but perm[", i, "] is ",
-                      pv[i]);
-    TORCH_CHECK_VALUE(!seen[pv[i]], "perm must be a permutation of 0..", n - 1, ", but ", pv[i], " appears twice");
-    seen[pv[i]] = true;
+    const int64_t v = pv[i];  // read once: the checked value is the value used
+    TORCH_CHECK_VALUE(v >= 0 && v < n, "perm must be a permutation of 0..", n - 1, ", but perm[", i, "] is ", v);
+    TORCH_CHECK_VALUE(!seen[v], "perm must be a permutation of 0..", n - 1, ", but ", v, " appears twice");
+    seen[v] = true;
   }
 }
 
-void checkCutmixIndices(const at::Tensor& perm, const at::Tensor& boxes, int64_t n, int64_t h, int64_t w) {
-  checkPermutation(perm, n);
+// The checked per-sample table of cutmix, built from private copies of perm and boxes.
+std::vector<detail::CutmixBox> checkedCutmixTable(const at::Tensor& perm, const at::Tensor& boxes, int64_t n,
+                                                  int64_t h, int64_t w) {
+  TORCH_CHECK(perm.dim() == 1 && perm.size(0) == n, "perm must have shape [", n, "], got ", perm.sizes());
   TORCH_CHECK(boxes.dim() == 2 && boxes.size(0) == n && boxes.size(1) == 4, "boxes must have shape [", n,
               ", 4], got ", boxes.sizes());
-  const at::Tensor b = boxes.to(at::kCPU, at::kLong).contiguous();
+  const at::Tensor p = privateIndexCopy(perm), b = privateIndexCopy(boxes);
+  const int64_t* pv = p.const_data_ptr<int64_t>();
   const int64_t* bv = b.const_data_ptr<int64_t>();
+  checkPermutationValues(pv, n);
+  std::vector<detail::CutmixBox> table(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const int64_t y0 = bv[4 * i], x0 = bv[4 * i + 1], y1 = bv[4 * i + 2], x1 = bv[4 * i + 3];
     TORCH_CHECK_VALUE(0 <= y0 && y0 <= y1 && y1 <= h && 0 <= x0 && x0 <= x1 && x1 <= w, "boxes[", i, "] = (", y0,
                       ", ", x0, ", ", y1, ", ", x1, ") must satisfy 0 <= y0 <= y1 <= ", h, " and 0 <= x0 <= x1 <= ", w);
+    table[i] = {pv[i], y0, x0, y1, x1};
   }
+  return table;
+}
+
+}  // namespace
+
+void checkPermutation(const at::Tensor& perm, int64_t n) {
+  TORCH_CHECK(perm.dim() == 1 && perm.size(0) == n, "perm must have shape [", n, "], got ", perm.sizes());
+  const at::Tensor p = privateIndexCopy(perm);
+  checkPermutationValues(p.const_data_ptr<int64_t>(), n);
+}
+
+void checkCutmixIndices(const at::Tensor& perm, const at::Tensor& boxes, int64_t n, int64_t h, int64_t w) {
+  checkedCutmixTable(perm, boxes, n, h, w);
 }
 
 void cutmix(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes, const at::Tensor& out) {
@@ -76,15 +102,10 @@ void cutmix(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes
               "cutmix: out must match x's shape, dtype and device");
   TORCH_CHECK(out.is_contiguous(), "cutmix: out must be contiguous");
   const int64_t n = x.size(0), h = x.size(-2), w = x.size(-1);
-  checkCutmixIndices(perm, boxes, n, h, w);
+  // The kernels index with this table only: it is checked after it was copied.
+  const std::vector<detail::CutmixBox> table = checkedCutmixTable(perm, boxes, n, h, w);
   if (x.numel() == 0) return;
   const detail::CutmixGeometry geometry{n, x.numel() / (n * h * w), h, w};
-  const at::Tensor b = boxes.to(at::kCPU, at::kLong).contiguous(), p = perm.to(at::kCPU, at::kLong).contiguous();
-  std::vector<detail::CutmixBox> table(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t* r = b.const_data_ptr<int64_t>() + 4 * i;
-    table[i] = {p.const_data_ptr<int64_t>()[i], r[0], r[1], r[2], r[3]};
-  }
   // out == x is the in-place case the kernels handle; any other overlap (a view sharing part
   // of x's memory) cannot be ordered safely, so then the kernels read from a copy of x.
   at::Tensor src = x.contiguous();
@@ -100,13 +121,18 @@ void cutmix(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes
 at::Tensor cutmixTargets(const at::Tensor& lambda, const at::Tensor& perm, int64_t numColumns,
                          const std::optional<at::Tensor>& columns) {
   const int64_t n = lambda.size(0);
-  checkPermutation(perm, n);
-  const at::Tensor p = perm.to(lambda.device(), at::kLong);
-  at::Tensor own = columns ? columns->to(lambda.device(), at::kLong) : at::arange(n, p.options());
+  TORCH_CHECK(perm.dim() == 1 && perm.size(0) == n, "perm must have shape [", n, "], got ", perm.sizes());
+  // Private copies, checked, then used: never the caller's tensors again.
+  const at::Tensor pc = privateIndexCopy(perm);
+  checkPermutationValues(pc.const_data_ptr<int64_t>(), n);
+  at::Tensor ownc = columns ? privateIndexCopy(*columns) : at::arange(n, pc.options());
+  TORCH_CHECK(ownc.dim() == 1 && ownc.size(0) == n, "columns must have shape [", n, "], got ", ownc.sizes());
+  const int64_t* cv = ownc.const_data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    TORCH_CHECK_VALUE(cv[i] >= 0 && cv[i] < numColumns, "every column must be in [0, ", numColumns, "), got columns[",
+                      i, "] = ", cv[i]);
+  const at::Tensor p = pc.to(lambda.device()), own = ownc.to(lambda.device());
   at::Tensor partner = own.index_select(0, p);
-  const int64_t highest = n == 0 ? -1 : own.max().item<int64_t>(), lowest = n == 0 ? 0 : own.min().item<int64_t>();
-  TORCH_CHECK_VALUE(lowest >= 0 && highest < numColumns, "every column must be in [0, ", numColumns,
-              "), got values in [", lowest, ", ", highest, "]");
   at::Tensor targets = at::zeros({n, numColumns}, lambda.options());
   targets.scatter_add_(1, own.view({n, 1}), lambda.view({n, 1}));
   targets.scatter_add_(1, partner.view({n, 1}), (1 - lambda).view({n, 1}));

@@ -2,6 +2,7 @@
 // centroid update (counting sort by cluster, then one thread per cluster).
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -18,10 +19,13 @@ HEXA_ALWAYS_INLINE void ArgmaxRows(const T* s, int64_t k, const T* x, const T* c
     const T* row = s + i * k;
     const int64_t j = simd::FirstEqual(row, k, simd::Max(row, k));  // the row is in L1: a cheap second sweep
     // A row of NaN only (no element equals the max): centroid 0, as on CUDA.
-    index[i] = j < k ? j : 0;
+    const int64_t winner = j < k ? j : 0;
+    index[i] = winner;
     // The score again, in a fixed order: the GEMM's rounding depends on how many rows it
     // gets (MKL takes other paths for 1 row), this does not, so chunking never changes it.
-    best[i] = simd::Dot(x + i * c, centroids + index[i] * c, c);
+    // (From `winner`, never read back from `index`: that may be a caller's out tensor
+    // another op is writing.)
+    best[i] = simd::Dot(x + i * c, centroids + winner * c, c);
   }
 }
 HEXA_CPU_CLONES void ArgmaxRowsFloat(const float* s, int64_t k, const float* x, const float* cen, int64_t c, int64_t* idx,
@@ -60,7 +64,23 @@ void rows_argmax_cpu(const at::Tensor& scores, const at::Tensor& x, const at::Te
 void kmeans_update_cpu(const at::Tensor& x, const at::Tensor& assignment, const at::Tensor& previous,
                        at::Tensor& centroids, at::Tensor& counts) {
   const int64_t n = x.size(0), c = x.size(1), k = previous.size(0);
-  const int64_t* a = assignment.const_data_ptr<int64_t>();
+  // A private copy of the assignment, read once and checked as it is copied: the sort below
+  // reads only this copy, so another op writing `assignment` meanwhile cannot make it index
+  // out of bounds.
+  std::vector<int64_t> a(static_cast<size_t>(n));
+  {
+    // Volatile loads: each value is loaded exactly once, so the one checked is the one kept.
+    const volatile int64_t* given = assignment.const_data_ptr<int64_t>();
+    int64_t lo = 0, hi = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t v = given[i];
+      a[i] = v;
+      lo = i == 0 ? v : std::min(lo, v);
+      hi = i == 0 ? v : std::max(hi, v);
+    }
+    TORCH_CHECK_VALUE(n == 0 || (lo >= 0 && hi < k), "kmeans_update_centroids: assignment must be in [0, ", k,
+                      "), got values in [", lo, ", ", hi, "]");
+  }
   int64_t* count = counts.data_ptr<int64_t>();
   // Counting sort of the rows by cluster (stable): members of cluster j are
   // order[offset[j] .. offset[j+1]), in ascending row order.

@@ -44,13 +44,20 @@ __global__ void RowsArgmaxKernel(const T* __restrict__ s, int64_t n, int64_t k, 
 
 template <class T>
 __global__ void ScatterAddKernel(const T* __restrict__ x, const int64_t* __restrict__ assignment, int64_t n, int64_t c,
-                                 int64_t k, T* __restrict__ sums, unsigned long long* __restrict__ counts) {
+                                 int64_t k, T* __restrict__ sums, unsigned long long* __restrict__ counts,
+                                 unsigned long long* __restrict__ outside) {
   const int64_t total = n * c;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t i = e / c, d = e - i * c;
-    const int64_t j = assignment[i];
-    CUDA_KERNEL_ASSERT(j >= 0 && j < k);
+    // One volatile load: the value checked is the value used (the compiler may not reload it).
+    const int64_t j = static_cast<const volatile int64_t*>(assignment)[i];
+    // Out of range: counted (the host refuses the call) and skipped, never an out-of-bounds
+    // write and never a device assert (which would poison the CUDA context).
+    if (j < 0 || j >= k) {
+      if (d == 0) atomicAdd(outside, 1ull);
+      continue;
+    }
     atomicAdd(sums + j * c + d, x[e]);
     if (d == 0) atomicAdd(counts + j, 1ull);
   }
@@ -95,14 +102,21 @@ void kmeans_update_cuda(const at::Tensor& x, const at::Tensor& assignment, const
   at::Tensor sums = at::zeros({k, c}, x.options());
   counts.zero_();
   auto stream = at::cuda::getCurrentCUDAStream();
+  // Assignments outside [0, k): counted by the scatter kernel, checked on the host (one sync)
+  // before anything is written to `centroids` (which may be `previous`).
+  at::Tensor outside = at::zeros({1}, counts.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "kmeans_update_cuda", [&] {
     if (n > 0) {
       const int64_t total = n * c;
       const auto blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 65535));
       ScatterAddKernel<scalar_t><<<blocks, 256, 0, stream>>>(
           x.const_data_ptr<scalar_t>(), assignment.const_data_ptr<int64_t>(), n, c, k, sums.data_ptr<scalar_t>(),
-          reinterpret_cast<unsigned long long*>(counts.data_ptr<int64_t>()));
+          reinterpret_cast<unsigned long long*>(counts.data_ptr<int64_t>()),
+          reinterpret_cast<unsigned long long*>(outside.data_ptr<int64_t>()));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
+      const int64_t bad = outside.item<int64_t>();
+      TORCH_CHECK_VALUE(bad == 0, "kmeans_update_centroids: assignment must be in [0, ", k, "), got ", bad,
+                        " value(s) outside");
     }
     NormalizeOrKeepKernel<scalar_t><<<static_cast<unsigned>(k), 128, 0, stream>>>(
         sums.const_data_ptr<scalar_t>(), counts.const_data_ptr<int64_t>(), previous.const_data_ptr<scalar_t>(), c,

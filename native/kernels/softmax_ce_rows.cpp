@@ -30,6 +30,11 @@ RowPassResult softmax_ce_rows_(at::Tensor& buffer, double scale, const RowTarget
   } else if (buffer.is_cuda()) {
 #ifdef HEXA_WITH_CUDA
     softmax_ce_rows_cuda(buffer, scale, targets, out);
+    // The kernel marks a row whose class is out of range with row_correct = 2 (one sync).
+    if (targets.classes) {
+      const int64_t bad = out.row_correct.eq(2).sum().item<int64_t>();
+      TORCH_CHECK_VALUE(bad == 0, "targets must be in [0, ", m, "), got ", bad, " value(s) outside");
+    }
 #else
     TORCH_CHECK(false, "softmax_ce_rows_: this build has no CUDA kernels (use the cuda variant)");
 #endif

@@ -2,11 +2,24 @@
 // that stay in its L2-resident row (max & targets; exp & sum; normalise & subtract targets).
 #include <ATen/Parallel.h>
 
+#include <limits>
+#include <mutex>
+
 #include "kernels/cpu_simd.h"
 #include "kernels/softmax_ce_rows.h"
 
 namespace hexa::kernels {
 namespace {
+
+// The first row whose class was out of range, and that class (as read, once).
+struct BadClass {
+  std::mutex mutex;
+  int64_t row = -1, value = 0;
+  void note(int64_t i, int64_t v) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (row < 0 || i < row) row = i, value = v;
+  }
+};
 
 template <class T>
 struct RowArgs {
@@ -20,6 +33,7 @@ struct RowArgs {
   int64_t fixed_class;
   T* row_loss;
   uint8_t* row_correct;
+  BadClass* bad;
 };
 
 template <class T>
@@ -37,7 +51,16 @@ HEXA_ALWAYS_INLINE void OneRow(const RowArgs<T>& a, int64_t i) {
     target_mass = Sum(t, m);
     target_dot = Dot(t, x, m);
   } else {
-    target = a.classes ? a.classes[i] : a.fixed_class;
+    // Read once (a volatile load: the compiler may not load it again), checked, then used: a
+    // class another op changes meanwhile can never index out of the row; the row is marked
+    // and the call fails after the pass.
+    target = a.classes ? static_cast<const volatile int64_t*>(a.classes)[i] : a.fixed_class;
+    if (target < 0 || target >= m) {
+      a.bad->note(i, target);
+      a.row_loss[i] = std::numeric_limits<T>::quiet_NaN();
+      a.row_correct[i] = 0;
+      return;
+    }
     target_mass = 1;
     target_dot = x[target];
   }
@@ -63,6 +86,8 @@ void RunRows(const RowArgs<double>& a, int64_t b, int64_t e) { RowRangeDouble(a,
 }  // namespace
 
 void softmax_ce_rows_cpu(at::Tensor& buffer, double scale, const RowTargets& targets, RowPassResult& out) {
+  BadClass bad;
+  const int64_t m_cols = buffer.size(1);
   AT_DISPATCH_FLOATING_TYPES(buffer.scalar_type(), "softmax_ce_rows_cpu", [&] {
     const int64_t n = buffer.size(0), m = buffer.size(1);
     at::Tensor classes = targets.classes ? targets.classes->contiguous() : at::Tensor();
@@ -75,11 +100,13 @@ void softmax_ce_rows_cpu(at::Tensor& buffer, double scale, const RowTargets& tar
                         classes.defined() ? classes.const_data_ptr<int64_t>() : nullptr,
                         targets.fixed_class,
                         out.row_loss.data_ptr<scalar_t>(),
-                        out.row_correct.data_ptr<uint8_t>()};
+                        out.row_correct.data_ptr<uint8_t>(),
+                        &bad};
     // A grain of ~32K elements: one long row per task, many short rows per task.
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(m, 1));
     at::parallel_for(0, n, grain, [&](int64_t b, int64_t e) { RunRows(a, b, e); });
   });
+  TORCH_CHECK_VALUE(bad.row < 0, "targets must be in [0, ", m_cols, "), got targets[", bad.row, "] = ", bad.value);
 }
 
 }  // namespace hexa::kernels

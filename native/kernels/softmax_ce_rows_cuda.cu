@@ -53,8 +53,20 @@ __global__ void SoftmaxCERowsKernel(T* __restrict__ logits, int64_t logits_strid
     mass = BlockSum(mass, sum_scratch);
     dot = BlockSum(dot, sum_scratch);
   } else {
-    target = classes ? classes[i] : fixed_class;
-    CUDA_KERNEL_ASSERT(target >= 0 && target < m);
+    // One read for the whole block (thread 0, through shared memory), checked, then used:
+    // an out-of-range class marks the row (row_correct = 2, checked on the host) and leaves
+    // it, never an out-of-bounds read and never a device assert that poisons the context.
+    __shared__ int64_t shared_target;
+    if (threadIdx.x == 0) shared_target = classes ? classes[i] : fixed_class;
+    __syncthreads();
+    target = shared_target;
+    if (target < 0 || target >= m) {
+      if (threadIdx.x == 0) {
+        row_loss[i] = std::numeric_limits<T>::quiet_NaN();
+        row_correct[i] = 2;
+      }
+      return;
+    }
     mass = 1;
     dot = x[target];
   }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -236,5 +236,86 @@ describe('loadImageFolder', () => {
     const ds = await loadImageFolder(classified, { size: 4, onWarning: () => {} });
     await expect(ds.batch([])).rejects.toThrow(/indices/);
     await expect(ds.batch([7])).rejects.toThrow(RangeError);
+  });
+
+  it('follows links without looping, duplicating or moving images between classes; each skipped link is a warning', async () => {
+    // links/  bird/ twice1 -> outside/shared, twice2 -> outside/shared   (one folder, two links)
+    //         cat/  a.png, loop -> .. (the dataset), self -> ., sub/ b.png, sub/up -> ../..
+    //         dog/  c.png, tocat -> ../cat (another class), dup.png -> ../cat/a.png (a listed file)
+    //         ext -> outside/ext (a class folder outside): e.png, again -> . (a loop outside)
+    const dir = join(root, 'links');
+    const outside = join(root, 'links-outside');
+    for (const d of ['cat/sub', 'dog', 'bird']) mkdirSync(join(dir, d), { recursive: true });
+    for (const d of ['shared', 'ext']) mkdirSync(join(outside, d), { recursive: true });
+    await solid(4, 4, RED).png().toFile(join(dir, 'cat', 'a.png'));
+    await solid(4, 4, RED).png().toFile(join(dir, 'cat', 'sub', 'b.png'));
+    await solid(4, 4, BLUE).png().toFile(join(dir, 'dog', 'c.png'));
+    await solid(4, 4, GREEN).png().toFile(join(outside, 'shared', 's.png'));
+    await solid(4, 4, GREEN).png().toFile(join(outside, 'ext', 'e.png'));
+    symlinkSync('..', join(dir, 'cat', 'loop'));
+    symlinkSync('.', join(dir, 'cat', 'self'));
+    symlinkSync('../..', join(dir, 'cat', 'sub', 'up'));
+    symlinkSync('../cat', join(dir, 'dog', 'tocat'));
+    symlinkSync('../cat/a.png', join(dir, 'dog', 'dup.png'));
+    symlinkSync(join(outside, 'ext'), join(dir, 'ext'));
+    symlinkSync('.', join(outside, 'ext', 'again'));
+    symlinkSync(join(outside, 'shared'), join(dir, 'bird', 'twice1'));
+    symlinkSync(join(outside, 'shared'), join(dir, 'bird', 'twice2'));
+    const warnings: Warning[] = [];
+    const ds = await loadImageFolder(dir, { size: 4, onWarning: (w) => warnings.push(w) });
+    expect(ds.classes).toEqual(['bird', 'cat', 'dog', 'ext']);
+    expect(ds.files.map((f) => f.slice(dir.length + 1))).toEqual(['bird/twice1/s.png', 'cat/a.png', 'cat/sub/b.png', 'dog/c.png', 'ext/e.png']);
+    const b = await ds.batch([0, 1, 2, 3, 4]);
+    expect([...b.labels]).toEqual([0, 1, 1, 2, 3]);
+    expect(warnings.map((w) => w.path.slice(dir.length + 1)).sort()).toEqual(
+      ['bird/twice2', 'cat/loop', 'cat/self', 'cat/sub/up', 'dog/dup.png', 'dog/tocat', 'ext/again'].sort(),
+    );
+    const reason = (p: string) => warnings.find((w) => w.path === join(dir, p))!.reason;
+    expect(reason('cat/loop')).toMatch(/is the dataset folder or a folder above it \(a loop\): not followed/);
+    expect(reason('cat/self')).toMatch(/links to a folder inside the dataset, which is listed where it is: not followed/);
+    expect(reason('ext/again')).toMatch(/was listed already \(a loop, or a second link to one folder\): not followed/);
+    expect(reason('dog/tocat')).toMatch(/links to a folder inside the dataset, which is listed where it is: not followed/);
+    expect(reason('dog/dup.png')).toMatch(/links to an image that is listed itself/);
+    expect(reason('bird/twice2')).toMatch(/was listed already/);
+    // classes: 'none' over the same tree: every real image once, no loop.
+    const flat = await loadImageFolder(dir, { size: 4, classes: 'none', onWarning: () => {} });
+    expect(flat.files.map((f) => f.slice(dir.length + 1))).toEqual(['bird/twice1/s.png', 'cat/a.png', 'cat/sub/b.png', 'dog/c.png', 'ext/e.png']);
+  }, 30_000);
+
+  it('reads files whose names are not valid UTF-8 (shown with U+FFFD in files and warnings)', async () => {
+    const dir = join(root, 'bytes');
+    mkdirSync(join(dir, 'a'), { recursive: true });
+    const png = await solid(6, 6, BLUE).png().toBuffer();
+    // 'caf\xe9.png' in Latin-1: the byte 0xE9 alone is not UTF-8.
+    const name = Buffer.concat([Buffer.from(join(dir, 'a') + '/caf'), Buffer.from([0xe9]), Buffer.from('.png')]);
+    writeFileSync(name, png);
+    await solid(6, 6, RED).png().toFile(join(dir, 'a', 'z.png'));
+    for (const validate of ['lazy', 'headers'] as const) {
+      const warnings: Warning[] = [];
+      const ds = await loadImageFolder(dir, { size: 6, validate, onWarning: (w) => warnings.push(w) });
+      expect(ds.files).toEqual([join(dir, 'a', 'caf\uFFFD.png'), join(dir, 'a', 'z.png')]);
+      const b = await ds.batch([0, 1]);
+      expect(warnings).toEqual([]);
+      expect(near(pixel(b.images, 0, 6, 6, 3, 3), BLUE, 6)).toBe(true);
+      expect(near(pixel(b.images, 1, 6, 6, 3, 3), RED, 6)).toBe(true);
+    }
+  });
+
+  it('decodes a batch of many files on one signal without a MaxListenersExceededWarning', async () => {
+    const dir = join(root, 'wide');
+    mkdirSync(join(dir, 'x'), { recursive: true });
+    for (let k = 0; k < 40; k++) await solid(4, 4, [k, 0, 0]).png().toFile(join(dir, 'x', `${String(k).padStart(2, '0')}.png`));
+    const seen: string[] = [];
+    const onWarning = (w: Error) => seen.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const ds = await loadImageFolder(dir, { size: 4, concurrency: 1 });
+      const loader = new BatchLoader(ds, { batchSize: 40, prefetch: 0, shuffle: false });
+      for await (const b of loader.batches(0)) expect(b.shape).toEqual([40, 3, 4, 4]);
+      await new Promise((r) => setImmediate(r));
+      expect(seen).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

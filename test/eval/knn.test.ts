@@ -24,7 +24,10 @@ out['pred'] = votes.argmax(1)`,
   // Analytic: queries equal to bank rows, k = 1: each query gets its own row's label.
   const self = Array.from((await (await knnPredict(bank, labels, bank, 5, { k: 1 })).data()) as BigInt64Array, Number);
   expect(self).toEqual(Array.from((await labels.data()) as BigInt64Array, Number));
-  await expect(knnPredict(bank, labels, await randn([3, 4]), 5)).rejects.toThrow(/queries must be a \[N, D\] Tensor/);
+  await expect(knnPredict(bank, labels, await randn([3, 4]), 5)).rejects.toThrow(RangeError);
+  await expect(knnPredict(bank, labels, await randn([3, 4]), 5)).rejects.toThrow(/^knnPredict: queries must be a Tensor of shape \[N, D\], D = 17 \(the bank's\), got a Tensor of shape \[3, 4\] \(float32, cpu\)$/);
+  await expect(knnPredict(bank, tensor(new Float32Array(301), [301]), queries, 5)).rejects.toThrow(TypeError);
+  await expect(knnPredict(bank, await labels.reshape([301, 1]), queries, 5)).rejects.toThrow(/^knnPredict: bankLabels must be a Tensor of shape \[M\] = \[301\] \(the bank's rows\)/);
   await expect(knnPredict(bank, labels, queries, 0)).rejects.toThrow(RangeError);
   await expect(knnPredict(bank, labels, queries, 3)).rejects.toThrow(/bankLabels must lie in \[0, classes\)/);
 });

@@ -1,11 +1,18 @@
 // Calls every exported native function with random, mostly wrong arguments and checks that
 // each call either returns a valid result or throws/rejects a JS Error: never a crash.
 // Run in a child process by fuzz.test.ts, so a crash shows up as a non-zero exit.
+//
+//   tsx test/fuzz/fuzz-child.ts <seed> <calls> [concurrency]
+// With concurrency > 1, up to that many calls are in flight at once, and a third of the calls
+// are well-formed calls of the ops that read index tensors (k-means, CutMix, cluster CE, kNN)
+// on shared tensors that other in-flight calls overwrite: with out-of-range values
+// (copyBuffers), in place (cutmix inplace) or as an output (kmeansAssign's out.index).
 import { native } from '../../lib/native.js';
 import type { TensorHandle } from '../../lib/native-types.js';
 
 const seed = Number(process.argv[2] ?? 1);
 const calls = Number(process.argv[3] ?? 5000);
+const concurrency = Number(process.argv[4] ?? 1);
 let state = seed >>> 0 || 1;
 function random(): number {
   // xorshift32: reproducible from the seed printed on failure
@@ -82,15 +89,46 @@ const fns = Object.entries(b as unknown as Record<string, unknown>).filter(
   ([k, v]) => typeof v === 'function' && !skip.has(k),
 ) as Array<[string, (...a: unknown[]) => unknown]>;
 
+// Shared tensors of the well-formed calls (concurrent mode only).
+const FAR = 2n ** 40n;
+const n = 16384;
+const k = 256;
+const int64 = (f: (i: number) => bigint, shape: number[]) => keep(b.tensor(BigInt64Array.from({ length: shape.reduce((a, d) => a * d, 1) }, (_, i) => f(i)), shape));
+const assign = int64((i) => BigInt(i % k), [n]);
+const goodAssign = int64((i) => BigInt(i % k), [n]);
+const perm = int64((i) => BigInt(n - 1 - i), [n]);
+const goodPerm = int64((i) => BigInt(n - 1 - i), [n]);
+const boxes = int64((j) => (j % 4 < 2 ? 1n : 3n), [n, 4]);
+const goodBoxes = int64((j) => (j % 4 < 2 ? 1n : 3n), [n, 4]);
+const evil = int64((i) => (i % 2 ? FAR : -FAR), [n]);
+const evilBoxes = int64((j) => (j % 4 < 2 ? 0n : FAR), [n, 4]);
+const xk = keep(await b.randn([n, 16]));
+const centroids = keep(await b.randn([k, 16]));
+const score = keep(await b.zeros([n]));
+const x4 = keep(await b.rand([n, 1, 4, 4]));
+const lambda = keep(await b.rand([n], { dtype: 'float64' }));
+const z = keep(await b.randn([n, 16]));
+const queries = keep(await b.randn([128, 16]));
+const wellFormed: Array<[string, () => unknown]> = [
+  ['kmeansUpdateCentroids', () => b.kmeansUpdateCentroids(xk, assign, k, { previous: centroids })],
+  ['kmeansAssign', () => b.kmeansAssign(xk, centroids, { out: { index: assign, score } })],
+  ['cutmix', () => b.cutmix(x4, { perm, boxes })],
+  ['cutmix', () => b.cutmix(x4, { perm, boxes, inplace: true })],
+  ['cutmixTargets', () => b.cutmixTargets(lambda, perm, k, { columns: assign })],
+  ['clusterCE', () => b.clusterCE(z, centroids, assign, { grad: true })],
+  ['knnPredict', () => b.knnPredict(xk, assign, queries, { k: 5, classes: k })],
+  ['copyBuffers', () => b.copyBuffers([assign], [pick([evil, goodAssign])])],
+  ['copyBuffers', () => b.copyBuffers([perm], [pick([evil, goodPerm])])],
+  ['copyBuffers', () => b.copyBuffers([boxes], [pick([evilBoxes, goodBoxes])])],
+];
+
 const threads = b.info().threads;
 const counts = { calls: 0, ok: 0, threw: 0, rejected: 0, bad: 0 };
 const failures: string[] = [];
-for (let i = 0; i < calls; i++) {
-  const [name, fn] = pick(fns);
-  const args = Array.from({ length: Math.floor(random() * 5) }, randomArg);
+async function call(name: string, fn: () => unknown): Promise<void> {
   counts.calls++;
   try {
-    const r = fn(...args);
+    const r = fn();
     if (r instanceof Promise) {
       try {
         const v = await r;
@@ -110,6 +148,29 @@ for (let i = 0; i < calls; i++) {
     else (counts.bad++, failures.push(`${name}: threw a non-Error ${String(e)}`));
   }
 }
+
+const inFlight = new Set<Promise<void>>();
+for (let i = 0; i < calls; i++) {
+  let name: string;
+  let run: () => unknown;
+  if (concurrency > 1 && random() < 1 / 3) {
+    [name, run] = pick(wellFormed);
+  } else {
+    const [fnName, fn] = pick(fns);
+    const args = Array.from({ length: Math.floor(random() * 5) }, randomArg);
+    name = fnName;
+    run = () => fn(...args);
+  }
+  const p = call(name, run);
+  if (concurrency <= 1) {
+    await p;
+    continue;
+  }
+  inFlight.add(p);
+  void p.finally(() => inFlight.delete(p));
+  if (inFlight.size >= concurrency) await Promise.race(inFlight);
+}
+await Promise.all(inFlight);
 b.setNumThreads(threads);
 made.forEach((h) => h.dispose());
 console.log(JSON.stringify({ seed, functions: fns.length, ...counts, failures: failures.slice(0, 20) }));

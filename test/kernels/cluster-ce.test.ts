@@ -151,4 +151,17 @@ describe('kernels.clusterCE argument errors', () => {
     const outOfRange = tensor(BigInt64Array.from([0n, 1n, 5n, 2n]), [4]);
     await check(() => kernels.clusterCE(z, p, outOfRange), RangeError, /clusterCE: .*targets must be in \[0, 5\), got values in \[0, 5\]/);
   });
+
+  it.skipIf(!cuda.isAvailable())('cuda: a target out of range rejects and CUDA keeps working (skipped when no CUDA device: needs a GPU)', async () => {
+    const gen = new Generator(9);
+    const z = await (await unitRows([4, 8], 'float32', gen)).to('cuda');
+    const p = await (await unitRows([5, 8], 'float32', gen)).to('cuda');
+    const bad = await tensor(BigInt64Array.from([0n, 1n, 5n, -3n]), [4]).to('cuda');
+    const err = await kernels.clusterCE(z, p, bad).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toMatch(/^clusterCE: targets must be in \[0, 5\), got 2 value\(s\) outside$/);
+    const good = await tensor(BigInt64Array.from([0n, 1n, 4n, 2n]), [4]).to('cuda');
+    const r = await kernels.clusterCE(z, p, good);
+    expect(Number.isFinite(await r.loss.item())).toBe(true); // no device assert poisoned the context
+  });
 });

@@ -141,14 +141,14 @@ describe('cutmix errors', () => {
     await expectError(() => kernels.cutmix(x.t, { perm: int64([0, 1, 3]), boxes }), RangeError, /perm must be a permutation/);
     await expectError(() => kernels.cutmix(x.t, { perm, boxes: int64([0, 0, 2, 2, 1, 1, 5, 5, 0, 2, 3, 3], [3, 4]) }), RangeError, /boxes\[1\]/);
     await expectError(() => kernels.cutmix(x.t, { perm, boxes: int64([2, 0, 1, 2, 1, 1, 4, 5, 0, 2, 3, 3], [3, 4]) }), RangeError, /boxes\[0\]/);
-    await expectError(() => kernels.cutmix(x.t, { perm: int64([0, 1]), boxes }), RangeError, /options\.perm must have shape/);
-    await expectError(() => kernels.cutmix(x.t, { perm, boxes: int64([0, 0, 2, 2], [1, 4]) }), RangeError, /options\.boxes must have shape/);
-    await expectError(() => kernels.cutmix(x.t, { perm: tensor(new Int32Array([2, 0, 1]), [3]), boxes }), TypeError, /options\.perm must be an int64/);
+    await expectError(() => kernels.cutmix(x.t, { perm: int64([0, 1]), boxes }), RangeError, /^cutmix: options\.perm must be a Tensor of shape \[3\], got a Tensor of shape \[2\] \(int64, cpu\)$/);
+    await expectError(() => kernels.cutmix(x.t, { perm, boxes: int64([0, 0, 2, 2], [1, 4]) }), RangeError, /^cutmix: options\.boxes must be a Tensor of shape \[3, 4\], got a Tensor of shape \[1, 4\]/);
+    await expectError(() => kernels.cutmix(x.t, { perm: tensor(new Int32Array([2, 0, 1]), [3]), boxes }), TypeError, /^cutmix: options\.perm must be an int64 Tensor, got a Tensor of shape \[3\] \(int32, cpu\)$/);
     await expectError(() => kernels.cutmix(x.t, { boxes } as never), TypeError, /options\.perm/);
     const flat = await seeded([3, 5], 'float32', 4);
-    await expectError(() => kernels.cutmix(flat.t, { perm, boxes }), RangeError, /x must have at least 3/);
-    await expectError(() => kernels.cutmix(x.t, { perm, boxes, out: poisoned([3, 2, 4, 5], 'float64') }), TypeError, /options\.out must have the dtype/);
-    await expectError(() => kernels.cutmix(tensor(new Int32Array(60), [3, 2, 2, 5]), { perm, boxes }), TypeError, /x must be float32/);
+    await expectError(() => kernels.cutmix(flat.t, { perm, boxes }), RangeError, /^cutmix: x must be a Tensor of at least 3 dimension\(s\) \(dim 0 = batch\), got a Tensor of shape \[3, 5\]/);
+    await expectError(() => kernels.cutmix(x.t, { perm, boxes, out: poisoned([3, 2, 4, 5], 'float64') }), TypeError, /^cutmix: options\.out must be a Tensor with x's dtype \(float32\), got a Tensor of shape \[3, 2, 4, 5\] \(float64, cpu\)$/);
+    await expectError(() => kernels.cutmix(tensor(new Int32Array(60), [3, 2, 2, 5]), { perm, boxes }), TypeError, /^cutmix: x must be a float32, float64, float16 or bfloat16 Tensor, got a Tensor of shape \[3, 2, 2, 5\] \(int32, cpu\)$/);
   });
 });
 
@@ -182,11 +182,11 @@ for name, cols in (('plain', torch.arange(lam.shape[0])), ('cols', inp['cols']))
   it('rejects bad arguments', async () => {
     const lam = tensor(Float64Array.from([0.5, 0.25]), [2]);
     await expectError(() => kernels.cutmixTargets(lam, int64([0, 0]), 2), RangeError, /perm must be a permutation/);
-    await expectError(() => kernels.cutmixTargets(lam, int64([0, 1, 2]), 3), RangeError, /perm must have shape/);
+    await expectError(() => kernels.cutmixTargets(lam, int64([0, 1, 2]), 3), RangeError, /^cutmixTargets: perm must be a Tensor of shape \[2\], got/);
     await expectError(() => kernels.cutmixTargets(lam, int64([1, 0]), 1), RangeError, /numColumns must be >= n/);
     await expectError(() => kernels.cutmixTargets(lam, int64([1, 0]), 0), RangeError, /numColumns/);
     await expectError(() => kernels.cutmixTargets(lam, int64([1, 0]), 4, { columns: int64([0, 4]) }), RangeError, /column must be in \[0, 4\)/);
-    await expectError(() => kernels.cutmixTargets(lam, int64([1, 0]), 4, { columns: int64([0]) }), RangeError, /options\.columns must have shape/);
+    await expectError(() => kernels.cutmixTargets(lam, int64([1, 0]), 4, { columns: int64([0]) }), RangeError, /^cutmixTargets: options\.columns must be a Tensor of shape \[2\], got/);
   });
 });
 

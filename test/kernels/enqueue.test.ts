@@ -33,18 +33,18 @@ describe('enqueue', () => {
     });
   }
 
-  it('rejects a bad pointer, too many keys, and C, dtype mismatches with RangeErrors', async () => {
+  it('rejects a bad pointer, too many keys or a wrong C (RangeError) and a dtype mismatch (TypeError), naming them', async () => {
     const queue = await zeros([6, 4]);
     const keys = await zeros([2, 4]);
     await expectError(() => kernels.enqueue(queue, keys, -1), RangeError, /ptr must be an integer in \[0, 5\]/);
     await expectError(() => kernels.enqueue(queue, keys, 6), RangeError, /ptr must be an integer in \[0, 5\]/);
     await expectError(() => kernels.enqueue(queue, keys, 1.5), RangeError, /ptr/);
     await expectError(() => kernels.enqueue(queue, keys, NaN), RangeError, /ptr/);
-    await expectError(async () => kernels.enqueue(queue, await zeros([7, 4]), 0), RangeError, /keys must have the number of rows N <= K/);
-    await expectError(async () => kernels.enqueue(queue, await zeros([2, 3]), 0), RangeError, /keys must have the number of columns C/);
-    await expectError(async () => kernels.enqueue(queue, await zeros([2, 4], { dtype: 'float64' }), 0), RangeError, /keys must have the dtype/);
-    await expectError(() => kernels.enqueue(queue, tensor(new Float32Array(4), [4]), 0), RangeError, /keys must be 2-D/);
-    await expectError(async () => kernels.enqueue(await zeros([0, 4]), keys, 0), RangeError, /queue must have at least one row/);
+    await expectError(async () => kernels.enqueue(queue, await zeros([7, 4]), 0), RangeError, /^enqueue: keys must be a Tensor of at most K = 6 rows \(the queue's\), got a Tensor of shape \[7, 4\]/);
+    await expectError(async () => kernels.enqueue(queue, await zeros([2, 3]), 0), RangeError, /^enqueue: keys must be a Tensor of shape \[N, C\], C = 4, got a Tensor of shape \[2, 3\]/);
+    await expectError(async () => kernels.enqueue(queue, await zeros([2, 4], { dtype: 'float64' }), 0), TypeError, /^enqueue: keys must be a Tensor with queue's dtype \(float32\), got a Tensor of shape \[2, 4\] \(float64, cpu\)$/);
+    await expectError(() => kernels.enqueue(queue, tensor(new Float32Array(4), [4]), 0), RangeError, /^enqueue: keys must be a Tensor of shape \[N, C\], C = 4, got a Tensor of shape \[4\]/);
+    await expectError(async () => kernels.enqueue(await zeros([0, 4]), keys, 0), RangeError, /^enqueue: queue must be a Tensor with K \(rows\) >= 1, got a Tensor of shape \[0, 4\]/);
     await expectError(() => kernels.enqueue('q' as never, keys, 0), TypeError, /queue must be a Tensor/);
   });
 
@@ -59,6 +59,6 @@ describe('enqueue', () => {
       ptr = next;
     }
     expect(Array.from(await queue.data())).toEqual(Array.from(Float32Array.from(expected)));
-    await expectError(() => kernels.enqueue(queue, tensor(new Float32Array(6), [2, 3]), 0), RangeError, /keys must have the device/);
+    await expectError(() => kernels.enqueue(queue, tensor(new Float32Array(6), [2, 3]), 0), TypeError, /^enqueue: keys must be on queue's device \(cuda:0\)/);
   });
 });

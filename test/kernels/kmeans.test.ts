@@ -208,4 +208,19 @@ describe('k-means argument errors', () => {
     const short = await int64([0, 1]);
     await check(() => kernels.kmeansUpdateCentroids(x, short, 3, { previous: cen }), RangeError, /assignment must be a Tensor of shape \[N\] = \[6\]/);
   });
+
+  it.skipIf(!cuda.isAvailable())('cuda: an assignment out of range rejects, leaves previous as it was, and CUDA keeps working (skipped when no CUDA device: needs a GPU)', async () => {
+    const gen = new Generator(12);
+    const x = await (await unitRows([6, 4], 'float32', gen)).to('cuda');
+    const cen = await (await unitRows([3, 4], 'float32', gen)).to('cuda');
+    const before = Array.from(await cen.data());
+    const bad = await tensor(BigInt64Array.from([0n, 1n, 7n, 0n, -1n, 2n]), [6]).to('cuda');
+    const err = await kernels.kmeansUpdateCentroids(x, bad, 3, { previous: cen, out: cen }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toMatch(/^kmeansUpdateCentroids: .*assignment must be in \[0, 3\), got 2 value\(s\) outside$/);
+    expect(Array.from(await cen.data())).toEqual(before); // nothing written before the check
+    const good = await tensor(BigInt64Array.from([0n, 1n, 2n, 0n, 1n, 2n]), [6]).to('cuda');
+    const r = await kernels.kmeansUpdateCentroids(x, good, 3, { previous: cen });
+    expect(Array.from(await r.counts.data())).toEqual([2n, 2n, 2n]); // no device assert poisoned the context
+  });
 });

@@ -69,13 +69,23 @@ describe('momentumUpdate', () => {
     const b = tensor(new Float32Array(6), [3, 2]);
     const d = tensor(new Float64Array(6), [2, 3]);
     await expectError(() => kernels.momentumUpdate([a, a], [a], 0.5), RangeError, /same length/);
-    await expectError(() => kernels.momentumUpdate([a], [b], 0.5), RangeError, /source\[0\] must have the shape of target\[0\]/);
-    await expectError(() => kernels.momentumUpdate([a], [d], 0.5), TypeError, /source\[0\] must have the dtype/);
+    await expectError(() => kernels.momentumUpdate([a], [b], 0.5), RangeError, /^momentumUpdate: source\[0\] must be a Tensor with target\[0\]'s shape \[2, 3\], got a Tensor of shape \[3, 2\]/);
+    await expectError(() => kernels.momentumUpdate([a], [d], 0.5), TypeError, /^momentumUpdate: source\[0\] must be a Tensor with target\[0\]'s dtype \(float32\)/);
     await expectError(() => kernels.momentumUpdate([a], [a], 1.5), RangeError, /m must be a number in \[0, 1\]/);
     await expectError(() => kernels.momentumUpdate([a], [a], -0.1), RangeError, /m must be/);
     await expectError(() => kernels.momentumUpdate([a], [a], NaN), RangeError, /m must be/);
-    await expectError(() => kernels.momentumUpdate([tensor(new Int32Array(2), [2])], [tensor(new Int32Array(2), [2])], 0.5), TypeError, /target\[0\] must be float32/);
+    await expectError(() => kernels.momentumUpdate([tensor(new Int32Array(2), [2])], [tensor(new Int32Array(2), [2])], 0.5), TypeError, /^momentumUpdate: target\[0\] must be a float32 or float64 Tensor, got a Tensor of shape \[2\] \(int32, cpu\)$/);
     await expectError(() => kernels.momentumUpdate([a, 3 as never], [a, a], 0.5), TypeError, /target\[1\] must be a Tensor/);
+    // Bad arguments reject (never a synchronous throw), and not an array is the binding's own
+    // message (the one vocabulary), saying what was given.
+    for (const call of [() => kernels.momentumUpdate('x' as never, [a], 0.5), () => kernels.copyBuffers([a], null as never), () => kernels.enqueue('q' as never, a, 0)]) {
+      let result: unknown;
+      expect(() => (result = call())).not.toThrow();
+      expect(result).toBeInstanceOf(Promise);
+      await expect(result).rejects.toThrow(TypeError);
+    }
+    await expectError(() => kernels.momentumUpdate('x' as never, [a], 0.5), TypeError, /^momentumUpdate: target must be an array of Tensors, got 'x'$/);
+    await expectError(() => kernels.copyBuffers([a], null as never), TypeError, /^copyBuffers: source must be an array of Tensors, got null$/);
     await expectError(() => kernels.momentumUpdate(a as never, [a], 0.5), TypeError, /target must be an array/);
   });
 });
@@ -87,7 +97,7 @@ describe('copyBuffers', () => {
     await kernels.copyBuffers(t, s);
     expect(Array.from(await t[0].data())).toEqual(Array.from(await s[0].data()));
     expect(Array.from(await t[1].data())).toEqual([7n, -3n]);
-    await expectError(() => kernels.copyBuffers([t[0]], [s[1]]), RangeError, /source\[0\] must have the shape/);
+    await expectError(() => kernels.copyBuffers([t[0]], [s[1]]), RangeError, /^copyBuffers: source\[0\] must be a Tensor with target\[0\]'s shape/);
   });
 });
 
@@ -109,6 +119,6 @@ describe('momentum on CUDA', () => {
     await kernels.momentumUpdate(gt, gs, 0.5);
     await kernels.momentumUpdate(many.map((x) => x.t), src.map((x) => x.t), 0.5);
     for (let i = 0; i < 250; i++) expect(Array.from(await gt[i].data())).toEqual(Array.from(await many[i].t.data()));
-    await expectError(() => kernels.momentumUpdate([gt[0]], [many[0].t], 0.5), TypeError, /source\[0\] must have the device/);
+    await expectError(() => kernels.momentumUpdate([gt[0]], [many[0].t], 0.5), TypeError, /^momentumUpdate: source\[0\] must be on target\[0\]'s device/);
   });
 });

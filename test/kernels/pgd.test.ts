@@ -147,17 +147,17 @@ describe('pgdStep', () => {
     await expectError(() => kernels.pgdStep(a.t, b.t, g.t, { ...ok, norm: 'l3' as never }), RangeError, /options\.norm/);
     await expectError(() => kernels.pgdStep(a.t, b.t, g.t, { ...ok, min: 1, max: 0 }), RangeError, /options\.min/);
     const wrongShape = await seeded([2, 4], 'float32', 4);
-    await expectError(() => kernels.pgdStep(a.t, wrongShape.t, g.t, ok), RangeError, /xClean must have the shape/);
-    await expectError(() => kernels.pgdStep(a.t, b.t, wrongShape.t, ok), RangeError, /grad must have the shape/);
+    await expectError(() => kernels.pgdStep(a.t, wrongShape.t, g.t, ok), RangeError, /^pgdStep: xClean must be a Tensor with xAdv's shape \[2, 3\], got a Tensor of shape \[2, 4\] \(float32, cpu\)$/);
+    await expectError(() => kernels.pgdStep(a.t, b.t, wrongShape.t, ok), RangeError, /^pgdStep: grad must be a Tensor with xAdv's shape \[2, 3\]/);
     const f64 = await seeded([2, 3], 'float64', 5);
-    await expectError(() => kernels.pgdStep(a.t, b.t, f64.t, ok), TypeError, /grad must have the dtype/);
-    await expectError(() => kernels.pgdStep(a.t, b.t, g.t, { ...ok, out: f64.t }), TypeError, /options\.out must have the dtype/);
+    await expectError(() => kernels.pgdStep(a.t, b.t, f64.t, ok), TypeError, /^pgdStep: grad must be a Tensor with xAdv's dtype \(float32\), got a Tensor of shape \[2, 3\] \(float64, cpu\)$/);
+    await expectError(() => kernels.pgdStep(a.t, b.t, g.t, { ...ok, out: f64.t }), TypeError, /^pgdStep: options\.out must be a Tensor with xAdv's dtype \(float32\)/);
     await expectError(() => kernels.pgdStep(a.t, b.t, g.t, { ...ok, out: a.t, inplace: true }), TypeError, /options\.out or options\.inplace/);
     const ints = tensor(new Int32Array(6), [2, 3]);
-    await expectError(() => kernels.pgdStep(ints, ints, ints, ok), TypeError, /xAdv must be float32 or float64/);
+    await expectError(() => kernels.pgdStep(ints, ints, ints, ok), TypeError, /^pgdStep: xAdv must be a float32 or float64 Tensor, got a Tensor of shape \[2, 3\] \(int32, cpu\)$/);
     await expectError(() => kernels.pgdStep(5 as never, b.t, g.t, ok), TypeError, /xAdv must be a Tensor/);
     const scalar = tensor(new Float32Array([1]), []);
-    await expectError(() => kernels.pgdStep(scalar, scalar, scalar, ok), RangeError, /xAdv must have at least 1 dimension/);
+    await expectError(() => kernels.pgdStep(scalar, scalar, scalar, ok), RangeError, /^pgdStep: xAdv must be a Tensor of at least 1 dimension\(s\) \(dim 0 = batch\), got a Tensor of shape \[\]/);
   });
 });
 
@@ -218,7 +218,7 @@ describe('pgdInit', () => {
     expect(Array.from(y).filter((v) => !(v >= 0 && v <= 1))).toEqual([]);
     await expectError(() => kernels.pgdInit(x.t, { eps: -0.1 }), RangeError, /options\.eps/);
     await expectError(() => kernels.pgdInit(x.t, { eps: 0.1, generator: {} as never }), TypeError, /options\.generator/);
-    await expectError(() => kernels.pgdInit(x.t, { eps: 0.1, out: poisoned([4, 2, 3], 'float32') }), RangeError, /options\.out must have the shape/);
+    await expectError(() => kernels.pgdInit(x.t, { eps: 0.1, out: poisoned([4, 2, 3], 'float32') }), RangeError, /^pgdInit: options\.out must be a Tensor with xClean's shape/);
   });
 });
 
@@ -246,6 +246,6 @@ describe('pgd on CUDA', () => {
       const b = await (await kernels.pgdInit(gx, { eps: 0.1, norm, generator: new Generator(2) })).data();
       expect(maxRelError(b, a)).toBeLessThan(1e-12);
     }
-    await expectError(() => kernels.pgdStep(gx, x.t, gx, { eps: 0.1, stepSize: 0.1 }), TypeError, /xClean must have the device/);
+    await expectError(() => kernels.pgdStep(gx, x.t, gx, { eps: 0.1, stepSize: 0.1 }), TypeError, /^pgdStep: xClean must be on xAdv's device \(cuda:0\)/);
   });
 });
