@@ -4,7 +4,7 @@
 // any moment leaves the previous checkpoint loadable; files no JSON names are pruned.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadSafetensors, saveSafetensors, writeAtomic } from '../checkpoint/safetensors.js';
+import { loadSafetensors, removeStaleTempFiles, saveSafetensors, writeAtomic } from '../checkpoint/safetensors.js';
 import { scope } from '../tensor.js';
 import { migrateConfig, resolveConfig, type Method, type TrainConfig } from './config.js';
 import type { TrainerModel } from './model.js';
@@ -41,6 +41,9 @@ export async function saveCheckpoint(dir: string, name: string, model: TrainerMo
   const json = path.join(dir, `${name}.json`);
   await writeAtomic(json, [JSON.stringify(info, null, 2) + '\n']);
   pruneCheckpoints(dir);
+  // A save killed mid-write left a temp file of a weights name no later save reuses (names
+  // carry the step): clean those whose writer is gone.
+  await removeStaleTempFiles(dir);
   return json;
 }
 

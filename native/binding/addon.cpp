@@ -81,7 +81,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<SphericalKmeans>(env, exports, "sphericalKmeans");
   Export<NormalizedMutualInformation>(env, exports, "normalizedMutualInformation");
 
-  // fused HEXA kernels (native/kernels/), wrapped in kernel_ops.cpp
+  // fused HEXA kernels (native/kernels/), wrapped in kernels_hard_views.cpp and kernels_losses.cpp (kernel_ops.h)
   // hard views and the momentum encoder (kernels_hard_views.cpp)
   Export<PgdStep>(env, exports, "pgdStep");
   Export<PgdInit>(env, exports, "pgdInit");

@@ -56,3 +56,19 @@ it('a checkpoint of an unknown format, or whose config no longer validates, is r
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+it('a checkpoint save removes the temp file a killed save left behind (its weights name is never written again)', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-stale-'));
+  try {
+    const ckpt = path.join(tmp, 'checkpoints');
+    fs.mkdirSync(ckpt, { recursive: true });
+    // What a SIGKILL during a save leaves: the step-named weights' temp file of a dead writer.
+    const stale = path.join(ckpt, 'last-step00000007.safetensors.tmp-999999999-1');
+    fs.writeFileSync(stale, 'partial');
+    await train(resolveConfig({ data: 'cifar10', trainSubset: 32, batchSize: 16, epochs: 1, width: 2, moco: { queueSize: 32 }, knnEvery: -1, hardViewStartEpoch: 0, out: tmp }));
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.readdirSync(ckpt).sort()).toEqual(['last-step00000002.safetensors', 'last.json']);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}, 300_000);
