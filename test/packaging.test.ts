@@ -1,13 +1,17 @@
-// The npm package: `npm pack`, install the tarball into an empty folder with no compiler on
-// PATH, and load it from its prebuilt binary.
+// The npm package, as a project that depends on hexa-torch sees it: `npm pack`; install the
+// tarball into an empty project with no compiler on PATH, where the prebuilt binary (made by
+// prebuildify) loads; `npm rebuild` there redoes the install step; and
+// `npm rebuild hexa-torch` with HEXA_TORCH_BUILD_FROM_SOURCE=1 compiles the addon from source
+// through node-gyp (binding.gyp, whose one action is the cmake-js build) and loads that.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addon } from '../lib/native.js';
 
 const root = path.join(__dirname, '..');
+const tuple = `${process.platform}-${process.arch}`;
 
 function which(cmd: string, pathVar = process.env.PATH ?? ''): string | null {
   for (const dir of pathVar.split(':')) {
@@ -17,68 +21,141 @@ function which(cmd: string, pathVar = process.env.PATH ?? ''): string | null {
   return null;
 }
 
-function ensureCpuPrebuild(): string {
-  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  const info = fs.existsSync(path.join(dir, 'build-info.json'))
-    ? JSON.parse(fs.readFileSync(path.join(dir, 'build-info.json'), 'utf8'))
-    : null;
-  const want = addon().libtorch.version.split('+')[0];
-  if (!info || info.torch.split('+')[0] !== want) {
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs'), '--variant', 'cpu'], { cwd: root, stdio: 'inherit' });
-  }
-  return dir;
+function readJson(file: string) {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
-it('npm pack + install into an empty folder without a compiler loads the prebuilt binary', () => {
-  ensureCpuPrebuild();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-pack-'));
-  try {
-    const npmCli = fs.realpathSync(which('npm')!);
+/** The CPU prebuild, made by `npm run prebuild -- --variant cpu` when missing or built against another LibTorch. */
+function ensureCpuPrebuild() {
+  const dir = path.join(root, 'prebuilds', tuple);
+  const info = fs.existsSync(path.join(dir, 'build-info.json')) ? readJson(path.join(dir, 'build-info.json')) : null;
+  const want = addon().libtorch.version.split('+')[0];
+  if (!info || info.torch.split('+')[0] !== want || !fs.readdirSync(dir).some((f) => f.endsWith('.node'))) {
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs'), '--variant', 'cpu'], { cwd: root, stdio: 'inherit' });
+  }
+}
+
+const npmCli = fs.realpathSync(which('npm')!);
+let tmp = '';
+let app = '';
+let pkg = '';
+let tarball = '';
+let files: string[] = [];
+let noCompilerEnv: NodeJS.ProcessEnv = {};
+
+/** npm in the app folder; returns the exit status, the whole log and the seconds it took. */
+function npm(args: string[], env: NodeJS.ProcessEnv) {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [npmCli, ...args, '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: app, env, encoding: 'utf8', timeout: 1_500_000 });
+  return { status: r.status, log: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}`, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Imports hexa-torch in the app, multiplies a 2x2 matrix by itself, and says which binary did it. */
+function useInApp(env: NodeJS.ProcessEnv) {
+  const script = `
+    import * as hexa from 'hexa-torch';
+    const a = hexa.tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
+    const p = await a.matmul(a);
+    console.log(JSON.stringify({ binary: hexa.info().binary, variant: hexa.info().variant, product: Array.from(await p.data()) }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr, out: r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()!) : null };
+}
+
+describe('the npm package', () => {
+  beforeAll(() => {
+    ensureCpuPrebuild();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-pack-'));
     const packed = execFileSync(process.execPath, [npmCli, 'pack', '--json', '--pack-destination', tmp], { cwd: root, encoding: 'utf8' });
     const meta = JSON.parse(packed.slice(packed.indexOf('[')))[0];
-    const files: string[] = meta.files.map((f: { path: string }) => f.path);
-    expect(files).toContain(`prebuilds/${process.platform}-${process.arch}/node.napi.node`);
-    expect(files).toContain('dist/lib/index.js');
-    expect(files).toContain('scripts/install.mjs');
-    expect(files.some((f) => f.startsWith('build/') || f.startsWith('vendor/') || f.startsWith('node_modules/'))).toBe(false);
-    const tarball = path.join(tmp, meta.filename);
-
+    files = meta.files.map((f: { path: string }) => f.path);
+    tarball = path.join(tmp, meta.filename);
+    console.log(`packed ${meta.filename}: ${(meta.size / 2 ** 20).toFixed(2)} MiB packed, ${(meta.unpackedSize / 2 ** 20).toFixed(2)} MiB unpacked, ${files.length} files`);
+    app = path.join(tmp, 'app');
+    pkg = path.join(app, 'node_modules', 'hexa-torch');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
     // A PATH with node and sh (npm runs install scripts through sh) and nothing else:
-    // no cc, c++, cmake, nvcc, python3.
+    // no cc, c++, cmake, make, nvcc, python3.
     const bin = path.join(tmp, 'bin');
     fs.mkdirSync(bin);
     fs.symlinkSync(process.execPath, path.join(bin, 'node'));
     fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
-    for (const tool of ['cc', 'c++', 'g++', 'cmake', 'nvcc', 'python3', 'make']) expect(which(tool, bin)).toBeNull();
-    const app = path.join(tmp, 'app');
-    fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-    const env = { ...process.env, PATH: bin, HEXA_TORCH_NO_PYTHON: '1' };
-    delete env.HEXA_TORCH_BUILD_FROM_SOURCE;
-    const install = spawnSync(
-      process.execPath,
-      [npmCli, 'install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--omit=optional', '--foreground-scripts'],
-      { cwd: app, env, encoding: 'utf8', timeout: 600_000 },
-    );
-    const log = install.stdout + install.stderr;
-    expect(install.status, log).toBe(0);
-    expect(log).toMatch(/using the prebuilt binary/);
-    expect(log).not.toMatch(/building the cpu addon/);
-    const pkg = path.join(app, 'node_modules', 'hexa-torch');
-    expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
+    // The CPU variant: a CUDA machine would otherwise bootstrap and select the CUDA LibTorch.
+    noCompilerEnv = { ...process.env, PATH: bin, HEXA_TORCH_NO_PYTHON: '1', HEXA_TORCH_VARIANT: 'cpu' };
+    delete noCompilerEnv.HEXA_TORCH_BUILD_FROM_SOURCE;
+    delete noCompilerEnv.npm_config_build_from_source;
+  }, 900_000);
+  afterAll(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
 
-    const script = `
-      import * as hexa from 'hexa-torch';
-      const a = hexa.tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
-      const p = await a.matmul(a);
-      console.log(JSON.stringify({ binary: hexa.info().binary, product: Array.from(await p.data()) }));`;
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
+  it('holds one prebuilt binary per variant folder (stripped, tagged, with its LibTorch version), binding.gyp and no build output', () => {
+    for (const variantDir of ['', 'variants/cuda/']) {
+      const inFolder = files.filter((f) => f.startsWith(`${variantDir}prebuilds/${tuple}/`));
+      if (variantDir === 'variants/cuda/' && inFolder.length === 0) continue; // the CUDA prebuild ships when `npm run prebuild` built it (CI does)
+      const binaries = inFolder.filter((f) => f.endsWith('.node'));
+      // prebuildify --napi --tag-libc: the package name, then the libc tag node-gyp-build matches.
+      expect(binaries).toEqual([`${variantDir}prebuilds/${tuple}/hexa-torch.glibc.node`]);
+      expect(inFolder).toContain(`${variantDir}prebuilds/${tuple}/build-info.json`);
+      const local = path.join(root, variantDir, 'prebuilds', tuple);
+      expect(readJson(path.join(local, 'build-info.json')).variant).toBe(variantDir ? 'cuda' : 'cpu');
+      // --strip: no symbol table left.
+      const sections = spawnSync('readelf', ['-S', '-W', path.join(root, binaries[0])], { encoding: 'utf8' });
+      expect(sections.status, sections.stderr).toBe(0);
+      expect(sections.stdout).not.toMatch(/\.symtab/);
+    }
+    for (const f of ['binding.gyp', 'variants/cuda/binding.gyp', 'CMakeLists.txt', 'scripts/install.mjs', 'scripts/gyp.mjs', 'scripts/build.mjs', 'dist/lib/index.js']) {
+      expect(files).toContain(f);
+    }
+    expect(files.filter((f) => /^(build|build-cmake|vendor|node_modules)\//.test(f) || /\/(build|build-cmake)\//.test(f))).toEqual([]);
+  });
+
+  it('installs into an empty project without a compiler and loads the prebuilt binary', () => {
+    for (const tool of ['cc', 'c++', 'g++', 'cmake', 'nvcc', 'python3', 'make']) expect(which(tool, noCompilerEnv.PATH)).toBeNull();
+    const install = npm(['install', tarball, '--prefer-offline', '--omit=optional'], noCompilerEnv);
+    expect(install.status, install.log).toBe(0);
+    expect(install.log).toMatch(/using the prebuilt binary/);
+    expect(install.log).not.toMatch(/node-gyp rebuild|building the cpu addon/);
+    expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
+    const run = useInApp(noCompilerEnv);
     expect(run.status, run.stderr).toBe(0);
-    const out = JSON.parse(run.stdout.trim().split('\n').pop()!);
-    expect(out.binary).toBe(path.join(fs.realpathSync(pkg), 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node'));
-    expect(out.product).toEqual([7, 10, 15, 22]);
-    console.log(`packed ${meta.filename} (${(meta.size / 2 ** 20).toFixed(1)} MiB, ${files.length} files); installed and loaded from ${out.binary}`);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}, 900_000);
+    expect(run.out.binary).toBe(path.join(fs.realpathSync(pkg), 'prebuilds', tuple, 'hexa-torch.glibc.node'));
+    expect(run.out.product).toEqual([7, 10, 15, 22]);
+    console.log(`install from the tarball with the prebuilt binary: ${install.seconds.toFixed(1)} s`);
+  }, 900_000);
+
+  it('npm rebuild redoes the install step: a lost LibTorch record comes back, without a compiler', () => {
+    expect(fs.existsSync(path.join(pkg, 'package.json')), 'the install test above must have passed').toBe(true);
+    fs.rmSync(path.join(pkg, 'vendor'), { recursive: true, force: true });
+    const broken = useInApp(noCompilerEnv);
+    expect(broken.status).not.toBe(0);
+    expect(broken.stderr).toMatch(/no LibTorch is set up .* run `npm rebuild hexa-torch`/);
+    const rebuild = npm(['rebuild', 'hexa-torch'], noCompilerEnv);
+    expect(rebuild.status, rebuild.log).toBe(0);
+    expect(rebuild.log).toMatch(/using the prebuilt binary/);
+    const run = useInApp(noCompilerEnv);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.out.product).toEqual([7, 10, 15, 22]);
+    console.log(`npm rebuild with the prebuilt binary: ${rebuild.seconds.toFixed(1)} s`);
+  }, 900_000);
+
+  it('npm rebuild with HEXA_TORCH_BUILD_FROM_SOURCE=1 compiles the addon through node-gyp and binding.gyp, and that binary loads', () => {
+    expect(fs.existsSync(path.join(pkg, 'package.json')), 'the install test above must have passed').toBe(true);
+    // The machine's own PATH now: node-gyp needs python3 and make, the build cmake and a C++20 compiler.
+    const env: NodeJS.ProcessEnv = { ...process.env, HEXA_TORCH_NO_PYTHON: '1', HEXA_TORCH_VARIANT: 'cpu', HEXA_TORCH_BUILD_FROM_SOURCE: '1' };
+    const rebuild = npm(['rebuild', 'hexa-torch'], env);
+    expect(rebuild.status, rebuild.log.slice(-5000)).toBe(0);
+    expect(rebuild.log).toMatch(/node-gyp rebuild in /);
+    expect(rebuild.log).toMatch(/gyp info ok/);
+    expect(rebuild.log).toMatch(/building the cpu addon against LibTorch/);
+    const built = path.join(pkg, 'build', 'Release', 'hexa_torch.node');
+    expect(fs.existsSync(built)).toBe(true);
+    expect(readJson(path.join(pkg, 'build', 'Release', 'build-info.json'))).toMatchObject({ torch: addon().libtorch.version, variant: 'cpu' });
+    // node-gyp-build prefers build/Release over the prebuilt binary; no compiler is needed to run it.
+    const run = useInApp(noCompilerEnv);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.out.binary).toBe(path.join(fs.realpathSync(pkg), 'build', 'Release', 'hexa_torch.node'));
+    expect(run.out.product).toEqual([7, 10, 15, 22]);
+    console.log(`npm rebuild from source through node-gyp: ${rebuild.seconds.toFixed(1)} s`);
+  }, 1_800_000);
+});
