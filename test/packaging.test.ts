@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addon } from '../lib/native.js';
+import { localNodeDir, nodeGypEnv, nodeGypPath } from '../scripts/gyp.mjs';
 
 const root = path.join(__dirname, '..');
 const tuple = `${process.platform}-${process.arch}`;
@@ -60,6 +61,33 @@ function useInApp(env: NodeJS.ProcessEnv) {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
   return { status: r.status, stderr: r.stderr, out: r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()!) : null };
 }
+
+it.skipIf(!localNodeDir())(
+  'node-gyp configures both binding.gyp files offline, and their one action is the cmake-js build of the right variant ' +
+    '(skipped where no Node headers are installed beside node: node-gyp would download them)',
+  () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-gyp-'));
+    try {
+      // The two gyp files in the package's layout, without the rest: configure compiles nothing.
+      fs.mkdirSync(path.join(tmp, 'variants', 'cuda'), { recursive: true });
+      for (const f of ['binding.gyp', 'variants/cuda/binding.gyp']) fs.copyFileSync(path.join(root, f), path.join(tmp, f));
+      const action = (dir: string, extra: string[] = []) => {
+        const r = spawnSync(process.execPath, [nodeGypPath()!, 'configure', ...extra], { cwd: dir, env: nodeGypEnv(), encoding: 'utf8', timeout: 120_000 });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stderr).not.toMatch(/http/); // no header download
+        const mk = fs.readFileSync(path.join(dir, 'build', 'hexa_torch.target.mk'), 'utf8');
+        // A target that compiles nothing: no sources, only the action.
+        expect(mk).not.toMatch(/\.o\b/);
+        return /; (node \S+build\.mjs --variant \S+)$/m.exec(mk)?.[1];
+      };
+      expect(action(tmp)).toBe(`node ${tmp}/scripts/build.mjs --variant auto`);
+      expect(action(tmp, ['--', '-Dhexa_variant=cuda'])).toBe(`node ${tmp}/scripts/build.mjs --variant cuda`);
+      expect(action(path.join(tmp, 'variants', 'cuda'))).toBe(`node ${tmp}/variants/cuda/../../scripts/build.mjs --variant cuda`);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);
 
 describe('the npm package', () => {
   beforeAll(() => {
