@@ -26,13 +26,18 @@ function readJson(file: string) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
-/** The CPU prebuild, made by `npm run prebuild -- --variant cpu` when missing or built against another LibTorch. */
-function ensureCpuPrebuild() {
-  const dir = path.join(root, 'prebuilds', tuple);
+// The LibTorch this suite runs with, and its variant: the installed package is pointed at the
+// same one (LIBTORCH), so nothing is bootstrapped and a CUDA machine checks the CUDA variant.
+const libtorch = addon().libtorch;
+const variant = libtorch.variant;
+const variantDir = variant === 'cuda' ? path.join('variants', 'cuda') : '';
+
+/** The variant's prebuild, made by `npm run prebuild -- --variant <v>` when missing or built against another LibTorch. */
+function ensurePrebuild() {
+  const dir = path.join(root, variantDir, 'prebuilds', tuple);
   const info = fs.existsSync(path.join(dir, 'build-info.json')) ? readJson(path.join(dir, 'build-info.json')) : null;
-  const want = addon().libtorch.version.split('+')[0];
-  if (!info || info.torch.split('+')[0] !== want || !fs.readdirSync(dir).some((f) => f.endsWith('.node'))) {
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs'), '--variant', 'cpu'], { cwd: root, stdio: 'inherit' });
+  if (!info || info.torch.split('+')[0] !== libtorch.version.split('+')[0] || !fs.readdirSync(dir).some((f) => f.endsWith('.node'))) {
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs'), '--variant', variant], { cwd: root, stdio: 'inherit' });
   }
 }
 
@@ -57,7 +62,7 @@ function useInApp(env: NodeJS.ProcessEnv) {
     import * as hexa from 'hexa-torch';
     const a = hexa.tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
     const p = await a.matmul(a);
-    console.log(JSON.stringify({ binary: hexa.info().binary, variant: hexa.info().variant, product: Array.from(await p.data()) }));`;
+    console.log(JSON.stringify({ binary: hexa.info().binary, variant: hexa.info().variant, cudaAvailable: hexa.cuda.isAvailable(), product: Array.from(await p.data()) }));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
   return { status: r.status, stderr: r.stderr, out: r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()!) : null };
 }
@@ -91,7 +96,7 @@ it.skipIf(!localNodeDir())(
 
 describe('the npm package', () => {
   beforeAll(() => {
-    ensureCpuPrebuild();
+    ensurePrebuild();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-pack-'));
     const packed = execFileSync(process.execPath, [npmCli, 'pack', '--json', '--pack-destination', tmp], { cwd: root, encoding: 'utf8' });
     const meta = JSON.parse(packed.slice(packed.indexOf('[')))[0];
@@ -108,8 +113,7 @@ describe('the npm package', () => {
     fs.mkdirSync(bin);
     fs.symlinkSync(process.execPath, path.join(bin, 'node'));
     fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
-    // The CPU variant: a CUDA machine would otherwise bootstrap and select the CUDA LibTorch.
-    noCompilerEnv = { ...process.env, PATH: bin, HEXA_TORCH_NO_PYTHON: '1', HEXA_TORCH_VARIANT: 'cpu' };
+    noCompilerEnv = { ...process.env, PATH: bin, LIBTORCH: libtorch.root };
     delete noCompilerEnv.HEXA_TORCH_BUILD_FROM_SOURCE;
     delete noCompilerEnv.npm_config_build_from_source;
   }, 900_000);
@@ -118,15 +122,16 @@ describe('the npm package', () => {
   });
 
   it('holds one prebuilt binary per variant folder (stripped, tagged, with its LibTorch version), binding.gyp and no build output', () => {
-    for (const variantDir of ['', 'variants/cuda/']) {
-      const inFolder = files.filter((f) => f.startsWith(`${variantDir}prebuilds/${tuple}/`));
-      if (variantDir === 'variants/cuda/' && inFolder.length === 0) continue; // the CUDA prebuild ships when `npm run prebuild` built it (CI does)
+    for (const folder of ['', 'variants/cuda/']) {
+      const inFolder = files.filter((f) => f.startsWith(`${folder}prebuilds/${tuple}/`));
+      // The suite's own variant was prebuilt above; the other one ships when `npm run prebuild` built it (CI builds both).
+      if (inFolder.length === 0 && folder !== (variantDir ? `${variantDir}/` : '')) continue;
       const binaries = inFolder.filter((f) => f.endsWith('.node'));
       // prebuildify --napi --tag-libc: the package name, then the libc tag node-gyp-build matches.
-      expect(binaries).toEqual([`${variantDir}prebuilds/${tuple}/hexa-torch.glibc.node`]);
-      expect(inFolder).toContain(`${variantDir}prebuilds/${tuple}/build-info.json`);
-      const local = path.join(root, variantDir, 'prebuilds', tuple);
-      expect(readJson(path.join(local, 'build-info.json')).variant).toBe(variantDir ? 'cuda' : 'cpu');
+      expect(binaries).toEqual([`${folder}prebuilds/${tuple}/hexa-torch.glibc.node`]);
+      expect(inFolder).toContain(`${folder}prebuilds/${tuple}/build-info.json`);
+      const local = path.join(root, folder, 'prebuilds', tuple);
+      expect(readJson(path.join(local, 'build-info.json')).variant).toBe(folder ? 'cuda' : 'cpu');
       // --strip: no symbol table left.
       const sections = spawnSync('readelf', ['-S', '-W', path.join(root, binaries[0])], { encoding: 'utf8' });
       expect(sections.status, sections.stderr).toBe(0);
@@ -142,14 +147,18 @@ describe('the npm package', () => {
     for (const tool of ['cc', 'c++', 'g++', 'cmake', 'nvcc', 'python3', 'make']) expect(which(tool, noCompilerEnv.PATH)).toBeNull();
     const install = npm(['install', tarball, '--prefer-offline', '--omit=optional'], noCompilerEnv);
     expect(install.status, install.log).toBe(0);
+    expect(install.log).toMatch(new RegExp(`using LibTorch \\S+ \\(${variant}\\) from LIBTORCH`));
     expect(install.log).toMatch(/using the prebuilt binary/);
-    expect(install.log).not.toMatch(/node-gyp rebuild|building the cpu addon/);
-    expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
+    expect(install.log).not.toMatch(/node-gyp rebuild|building the \w+ addon/);
+    expect(fs.existsSync(path.join(pkg, variantDir, 'build'))).toBe(false);
     const run = useInApp(noCompilerEnv);
     expect(run.status, run.stderr).toBe(0);
-    expect(run.out.binary).toBe(path.join(fs.realpathSync(pkg), 'prebuilds', tuple, 'hexa-torch.glibc.node'));
+    expect(run.out.binary).toBe(path.join(fs.realpathSync(pkg), variantDir, 'prebuilds', tuple, 'hexa-torch.glibc.node'));
+    expect(run.out.variant).toBe(variant);
+    // On a machine with a GPU the installed CUDA variant must see it, as the suite does.
+    expect(run.out.cudaAvailable).toBe(variant === 'cuda' && addon().binding.cudaIsAvailable());
     expect(run.out.product).toEqual([7, 10, 15, 22]);
-    console.log(`install from the tarball with the prebuilt binary: ${install.seconds.toFixed(1)} s`);
+    console.log(`install from the tarball with the prebuilt ${variant} binary: ${install.seconds.toFixed(1)} s`);
   }, 900_000);
 
   it('npm rebuild redoes the install step: a lost LibTorch record comes back, without a compiler', () => {
@@ -170,19 +179,20 @@ describe('the npm package', () => {
   it('npm rebuild with HEXA_TORCH_BUILD_FROM_SOURCE=1 compiles the addon through node-gyp and binding.gyp, and that binary loads', () => {
     expect(fs.existsSync(path.join(pkg, 'package.json')), 'the install test above must have passed').toBe(true);
     // The machine's own PATH now: node-gyp needs python3 and make, the build cmake and a C++20 compiler.
-    const env: NodeJS.ProcessEnv = { ...process.env, HEXA_TORCH_NO_PYTHON: '1', HEXA_TORCH_VARIANT: 'cpu', HEXA_TORCH_BUILD_FROM_SOURCE: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, LIBTORCH: libtorch.root, HEXA_TORCH_BUILD_FROM_SOURCE: '1' };
     const rebuild = npm(['rebuild', 'hexa-torch'], env);
     expect(rebuild.status, rebuild.log.slice(-5000)).toBe(0);
     expect(rebuild.log).toMatch(/node-gyp rebuild in /);
     expect(rebuild.log).toMatch(/gyp info ok/);
-    expect(rebuild.log).toMatch(/building the cpu addon against LibTorch/);
-    const built = path.join(pkg, 'build', 'Release', 'hexa_torch.node');
-    expect(fs.existsSync(built)).toBe(true);
-    expect(readJson(path.join(pkg, 'build', 'Release', 'build-info.json'))).toMatchObject({ torch: addon().libtorch.version, variant: 'cpu' });
+    expect(rebuild.log).toMatch(new RegExp(`building the ${variant} addon against LibTorch`));
+    const release = path.join(pkg, variantDir, 'build', 'Release');
+    expect(fs.existsSync(path.join(release, 'hexa_torch.node'))).toBe(true);
+    expect(readJson(path.join(release, 'build-info.json'))).toMatchObject({ torch: libtorch.version, variant });
     // node-gyp-build prefers build/Release over the prebuilt binary; no compiler is needed to run it.
     const run = useInApp(noCompilerEnv);
     expect(run.status, run.stderr).toBe(0);
-    expect(run.out.binary).toBe(path.join(fs.realpathSync(pkg), 'build', 'Release', 'hexa_torch.node'));
+    expect(run.out.binary).toBe(path.join(fs.realpathSync(release), 'hexa_torch.node'));
+    expect(run.out.variant).toBe(variant);
     expect(run.out.product).toEqual([7, 10, 15, 22]);
     console.log(`npm rebuild from source through node-gyp: ${rebuild.seconds.toFixed(1)} s`);
   }, 1_800_000);
