@@ -196,4 +196,19 @@ describe('the npm package', () => {
     expect(run.out.product).toEqual([7, 10, 15, 22]);
     console.log(`npm rebuild from source through node-gyp: ${rebuild.seconds.toFixed(1)} s`);
   }, 1_800_000);
+
+  it('npm rebuild drops a build/Release binary built against another LibTorch, which would shadow the matching prebuilt one', () => {
+    const release = path.join(pkg, variantDir, 'build', 'Release');
+    expect(fs.existsSync(path.join(release, 'hexa_torch.node')), 'the from-source test above must have passed').toBe(true);
+    const infoFile = path.join(release, 'build-info.json');
+    fs.writeFileSync(infoFile, JSON.stringify({ ...readJson(infoFile), torch: '2.12.0' }));
+    expect(useInApp(noCompilerEnv).stderr).toMatch(/built against LibTorch 2\.12\.0/);
+    const rebuild = npm(['rebuild', 'hexa-torch'], noCompilerEnv);
+    expect(rebuild.status, rebuild.log).toBe(0);
+    expect(rebuild.log).toMatch(/removing .*build\/Release \(built against LibTorch 2\.12\.0\)/);
+    expect(rebuild.log).toMatch(/using the prebuilt binary/);
+    const run = useInApp(noCompilerEnv);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.out.binary).toBe(path.join(fs.realpathSync(pkg), variantDir, 'prebuilds', tuple, 'hexa-torch.glibc.node'));
+  }, 900_000);
 });

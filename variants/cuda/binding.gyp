@@ -10,8 +10,10 @@
       'actions': [
         {
           'action_name': 'cmake_js_build',
-          'inputs': [],
-          # The stamp is never written, so make always runs the action; cmake decides what is stale.
+          # The stamp is never written, so every input counts as changed and make runs the action
+          # on every node-gyp build (gyp's make skips an action with no changed input even when
+          # its output is missing); cmake then decides what is stale.
+          'inputs': ['<(module_root_dir)/../../CMakeLists.txt'],
           'outputs': ['<(INTERMEDIATE_DIR)/cmake-js-always-runs.stamp'],
           'action': ['node', '<(module_root_dir)/../../scripts/build.mjs', '--variant', 'cuda'],
           'message': 'hexa-torch: building the CUDA addon with cmake-js (CMakeLists.txt)',
