@@ -39,6 +39,15 @@ function removeStaleBuild(variant, version) {
   }
 }
 
+/** Why the install step compiles: said before it does, since it takes minutes. */
+function whyFromSource(torch) {
+  if (buildFromSourceAsked()) return 'HEXA_TORCH_BUILD_FROM_SOURCE or --build-from-source asked for it';
+  const p = prebuiltBinary(torch.variant);
+  if (!p) return `this package has no prebuilt ${torch.variant} binary for ${process.platform}-${process.arch}`;
+  if (!p.info) return `the prebuilt ${torch.variant} binary has no build-info.json`;
+  return `the prebuilt ${torch.variant} binary was built against LibTorch ${p.info.torch}, the LibTorch found is ${torch.version} (LibTorch has no stable C++ ABI; set LIBTORCH or HEXA_PYTHON to a LibTorch ${p.info.torch} to use the prebuilt binary)`;
+}
+
 /** Whether the user asked to compile even when a prebuilt binary matches. */
 export function buildFromSourceAsked(env = process.env) {
   const on = (v) => v !== undefined && v !== '' && v !== '0' && v !== 'false';
@@ -52,6 +61,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     record(torch);
     process.stderr.write(`hexa-torch: using LibTorch ${torch.version} (${torch.variant}) from ${torch.source}: ${torch.root}\n`);
     const prebuilt = buildFromSourceAsked() ? null : matchingPrebuild(torch.variant, torch.version);
+    if (!prebuilt) process.stderr.write(`hexa-torch: building from source: ${whyFromSource(torch)}\n`);
     if (prebuilt) {
       removeStaleBuild(torch.variant, torch.version);
       process.stderr.write(`hexa-torch: using the prebuilt binary ${path.relative(process.cwd(), prebuilt)}\n`);

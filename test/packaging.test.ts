@@ -182,6 +182,7 @@ describe('the npm package', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, LIBTORCH: libtorch.root, HEXA_TORCH_BUILD_FROM_SOURCE: '1' };
     const rebuild = npm(['rebuild', 'hexa-torch'], env);
     expect(rebuild.status, rebuild.log.slice(-5000)).toBe(0);
+    expect(rebuild.log).toMatch(/building from source: HEXA_TORCH_BUILD_FROM_SOURCE or --build-from-source asked for it/);
     expect(rebuild.log).toMatch(/node-gyp rebuild in /);
     expect(rebuild.log).toMatch(/gyp info ok/);
     expect(rebuild.log).toMatch(new RegExp(`building the ${variant} addon against LibTorch`));
