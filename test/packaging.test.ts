@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addon } from '../lib/native.js';
 import { localNodeDir, nodeGypEnv, nodeGypPath } from '../scripts/gyp.mjs';
+import { bootstrapDir } from '../scripts/libtorch.mjs';
 
 const root = path.join(__dirname, '..');
 const tuple = `${process.platform}-${process.arch}`;
@@ -50,20 +51,20 @@ let files: string[] = [];
 let noCompilerEnv: NodeJS.ProcessEnv = {};
 
 /** npm in the app folder; returns the exit status, the whole log and the seconds it took. */
-function npm(args: string[], env: NodeJS.ProcessEnv) {
+function npm(args: string[], env: NodeJS.ProcessEnv, cwd = app) {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [npmCli, ...args, '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: app, env, encoding: 'utf8', timeout: 1_500_000 });
+  const r = spawnSync(process.execPath, [npmCli, ...args, '--no-audit', '--no-fund', '--foreground-scripts'], { cwd, env, encoding: 'utf8', timeout: 1_500_000 });
   return { status: r.status, log: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}`, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** Imports hexa-torch in the app, multiplies a 2x2 matrix by itself, and says which binary did it. */
-function useInApp(env: NodeJS.ProcessEnv) {
+function useInApp(env: NodeJS.ProcessEnv, cwd = app) {
   const script = `
     import * as hexa from 'hexa-torch';
     const a = hexa.tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
     const p = await a.matmul(a);
     console.log(JSON.stringify({ binary: hexa.info().binary, variant: hexa.info().variant, cudaAvailable: hexa.cuda.isAvailable(), product: Array.from(await p.data()) }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd, env, encoding: 'utf8' });
   return { status: r.status, stderr: r.stderr, out: r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()!) : null };
 }
 
@@ -123,14 +124,15 @@ describe('the npm package', () => {
 
   it('holds one prebuilt binary per variant folder (stripped, tagged, with its LibTorch version), binding.gyp and no build output', () => {
     for (const folder of ['', 'variants/cuda/']) {
+      const local = path.join(root, folder, 'prebuilds', tuple);
+      // The suite's own variant was prebuilt above; the other one is there when `npm run prebuild` built it (CI builds both).
+      // Whatever was prebuilt must ship (npm's "files" once matched no CUDA prebuild: variants/*/prebuilds/ packs nothing).
+      if (!fs.existsSync(local) || !fs.readdirSync(local).some((f) => f.endsWith('.node'))) continue;
       const inFolder = files.filter((f) => f.startsWith(`${folder}prebuilds/${tuple}/`));
-      // The suite's own variant was prebuilt above; the other one ships when `npm run prebuild` built it (CI builds both).
-      if (inFolder.length === 0 && folder !== (variantDir ? `${variantDir}/` : '')) continue;
       const binaries = inFolder.filter((f) => f.endsWith('.node'));
       // prebuildify --napi --tag-libc: the package name, then the libc tag node-gyp-build matches.
       expect(binaries).toEqual([`${folder}prebuilds/${tuple}/hexa-torch.glibc.node`]);
       expect(inFolder).toContain(`${folder}prebuilds/${tuple}/build-info.json`);
-      const local = path.join(root, folder, 'prebuilds', tuple);
       expect(readJson(path.join(local, 'build-info.json')).variant).toBe(folder ? 'cuda' : 'cpu');
       // --strip: no symbol table left.
       const sections = spawnSync('readelf', ['-S', '-W', path.join(root, binaries[0])], { encoding: 'utf8' });
@@ -160,6 +162,32 @@ describe('the npm package', () => {
     expect(run.out.product).toEqual([7, 10, 15, 22]);
     console.log(`install from the tarball with the prebuilt ${variant} binary: ${install.seconds.toFixed(1)} s`);
   }, 900_000);
+
+  // The CUDA prebuild needs a CUDA LibTorch of its version; `npm run prebuild` bootstrapped one into the cache.
+  const cudaTorch = path.join(bootstrapDir('cuda'), 'torch');
+  const cudaPrebuild = path.join(root, 'variants', 'cuda', 'prebuilds', tuple, 'build-info.json');
+  it.skipIf(variant === 'cuda' || !fs.existsSync(cudaPrebuild) || !fs.existsSync(cudaTorch))(
+    'against a CUDA LibTorch the same tarball selects and loads its CUDA prebuild, without a compiler ' +
+      '(skipped without a CUDA prebuild and the bootstrapped CUDA LibTorch it was built against, which `npm run prebuild` makes; a CUDA suite checks this above)',
+    () => {
+      const cudaApp = path.join(tmp, 'app-cuda');
+      fs.mkdirSync(cudaApp);
+      fs.writeFileSync(path.join(cudaApp, 'package.json'), JSON.stringify({ name: 'app-cuda', private: true, type: 'module' }));
+      const env = { ...noCompilerEnv, LIBTORCH: cudaTorch };
+      const install = npm(['install', tarball, '--prefer-offline', '--omit=optional'], env, cudaApp);
+      expect(install.status, install.log).toBe(0);
+      expect(install.log).toMatch(/using LibTorch \S+ \(cuda\) from LIBTORCH/);
+      expect(install.log).toMatch(/using the prebuilt binary/);
+      const run = useInApp(env, cudaApp);
+      expect(run.status, run.stderr).toBe(0);
+      const cudaPkg = fs.realpathSync(path.join(cudaApp, 'node_modules', 'hexa-torch'));
+      expect(run.out.binary).toBe(path.join(cudaPkg, 'variants', 'cuda', 'prebuilds', tuple, 'hexa-torch.glibc.node'));
+      expect(run.out.variant).toBe('cuda');
+      expect(run.out.product).toEqual([7, 10, 15, 22]);
+      console.log(`install with the prebuilt cuda binary: ${install.seconds.toFixed(1)} s; cuda.isAvailable() = ${run.out.cudaAvailable}`);
+    },
+    900_000,
+  );
 
   it('npm rebuild redoes the install step: a lost LibTorch record comes back, without a compiler', () => {
     expect(fs.existsSync(path.join(pkg, 'package.json')), 'the install test above must have passed').toBe(true);
