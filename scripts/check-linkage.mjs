@@ -10,11 +10,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { libtorchFor, VARIANT_DIRS } from './build.mjs';
 import { PACKAGE_ROOT } from './libtorch.mjs';
+import { prebuildFolder, prebuiltBinary } from './prebuild.mjs';
 
 export function checkLinkage(variant, binary) {
-  const tuple = `${process.platform}-${process.arch}`;
   const candidates = [
-    path.join(VARIANT_DIRS[variant].root, 'prebuilds', tuple, 'node.napi.node'),
+    prebuiltBinary(variant)?.file ?? path.join(prebuildFolder(variant), '*.node'),
     path.join(VARIANT_DIRS[variant].root, 'build', 'Release', 'hexa_torch.node'),
   ];
   binary ??= candidates.find((f) => fs.existsSync(f));
@@ -22,7 +22,7 @@ export function checkLinkage(variant, binary) {
   const torch = libtorchFor(variant);
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-linkage-'));
   try {
-    const rel = path.relative(PACKAGE_ROOT, path.join(VARIANT_DIRS[variant].root, 'prebuilds', tuple));
+    const rel = path.relative(PACKAGE_ROOT, prebuildFolder(variant));
     const dest = path.join(stage, rel);
     fs.mkdirSync(dest, { recursive: true });
     fs.copyFileSync(binary, path.join(dest, 'node.napi.node'));
