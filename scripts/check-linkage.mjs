@@ -18,7 +18,7 @@ export function checkLinkage(variant, binary) {
     path.join(VARIANT_DIRS[variant].root, 'build', 'Release', 'hexa_torch.node'),
   ];
   binary ??= candidates.find((f) => fs.existsSync(f));
-  if (!binary) throw new Error(`no ${variant} binary found (looked for ${candidates.join(', ')}); run npm run prebuild`);
+  if (!binary) throw new Error(`no ${variant} binary found (looked for ${candidates.join(', ')}); run npm run prebuilds`);
   const torch = libtorchFor(variant);
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-linkage-'));
   try {

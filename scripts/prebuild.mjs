@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run prebuild [-- --variant cpu|cuda]: the prebuilt binaries that ship in the npm
+// npm run prebuilds [-- --variant cpu|cuda]: the prebuilt binaries that ship in the npm
 // package, made by prebuildify (--napi --strip --tag-libc) through node-gyp and binding.gyp
 // (whose one action is the cmake-js build of CMakeLists.txt), one folder per variant so
 // node-gyp-build never has to choose between a CPU and a CUDA binary in one folder:

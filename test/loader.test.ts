@@ -55,7 +55,7 @@ it('the CPU binary resolves every library through its RPATH (no LD_LIBRARY_PATH)
 });
 
 const cudaBinary = ['prebuilds', 'build/Release'].some((d) => fs.existsSync(path.join(root, 'variants', 'cuda', d)));
-it.skipIf(!cudaBinary)('the CUDA binary links libtorch_cuda and cudart, resolves everything and loads (skipped when no CUDA variant was built: npm run prebuild builds it)', () => {
+it.skipIf(!cudaBinary)('the CUDA binary links libtorch_cuda and cudart, resolves everything and loads (skipped when no CUDA variant was built: npm run prebuilds builds it)', () => {
   const r = checkLinkage('cuda');
   console.log(JSON.stringify(r));
   expect(r.missing).toEqual([]);

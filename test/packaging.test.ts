@@ -33,7 +33,7 @@ const libtorch = addon().libtorch;
 const variant = libtorch.variant;
 const variantDir = variant === 'cuda' ? path.join('variants', 'cuda') : '';
 
-/** The variant's prebuild, made by `npm run prebuild -- --variant <v>` when missing or built against another LibTorch. */
+/** The variant's prebuild, made by `npm run prebuilds -- --variant <v>` when missing or built against another LibTorch. */
 function ensurePrebuild() {
   const dir = path.join(root, variantDir, 'prebuilds', tuple);
   const info = fs.existsSync(path.join(dir, 'build-info.json')) ? readJson(path.join(dir, 'build-info.json')) : null;
@@ -125,7 +125,7 @@ describe('the npm package', () => {
   it('holds one prebuilt binary per variant folder (stripped, tagged, with its LibTorch version), binding.gyp and no build output', () => {
     for (const folder of ['', 'variants/cuda/']) {
       const local = path.join(root, folder, 'prebuilds', tuple);
-      // The suite's own variant was prebuilt above; the other one is there when `npm run prebuild` built it (CI builds both).
+      // The suite's own variant was prebuilt above; the other one is there when `npm run prebuilds` built it (CI builds both).
       // Whatever was prebuilt must ship (npm's "files" once matched no CUDA prebuild: variants/*/prebuilds/ packs nothing).
       if (!fs.existsSync(local) || !fs.readdirSync(local).some((f) => f.endsWith('.node'))) continue;
       const inFolder = files.filter((f) => f.startsWith(`${folder}prebuilds/${tuple}/`));
@@ -163,12 +163,12 @@ describe('the npm package', () => {
     console.log(`install from the tarball with the prebuilt ${variant} binary: ${install.seconds.toFixed(1)} s`);
   }, 900_000);
 
-  // The CUDA prebuild needs a CUDA LibTorch of its version; `npm run prebuild` bootstrapped one into the cache.
+  // The CUDA prebuild needs a CUDA LibTorch of its version; `npm run prebuilds` bootstrapped one into the cache.
   const cudaTorch = path.join(bootstrapDir('cuda'), 'torch');
   const cudaPrebuild = path.join(root, 'variants', 'cuda', 'prebuilds', tuple, 'build-info.json');
   it.skipIf(variant === 'cuda' || !fs.existsSync(cudaPrebuild) || !fs.existsSync(cudaTorch))(
     'against a CUDA LibTorch the same tarball selects and loads its CUDA prebuild, without a compiler ' +
-      '(skipped without a CUDA prebuild and the bootstrapped CUDA LibTorch it was built against, which `npm run prebuild` makes; a CUDA suite checks this above)',
+      '(skipped without a CUDA prebuild and the bootstrapped CUDA LibTorch it was built against, which `npm run prebuilds` makes; a CUDA suite checks this above)',
     () => {
       const cudaApp = path.join(tmp, 'app-cuda');
       fs.mkdirSync(cudaApp);
