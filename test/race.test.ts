@@ -3,23 +3,13 @@
 // seen): no crash, every call resolves or rejects with an Error naming the op, and an op
 // started after the write always rejects. Before the kernels read private, checked copies,
 // kmeans, cutmix (perm and boxes) and cluster CE segfaulted here within a few rounds.
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { expect, it } from 'vitest';
+import { childSummary } from './support/child-summary.js';
 
 it.each(['kmeans', 'cutmix-perm', 'cutmix-boxes', 'cluster-ce', 'cutmix-targets', 'knn'])(
   'survives 40 rounds of %s with its index tensor overwritten in flight',
   (scenario) => {
-    const child = path.join(__dirname, 'fuzz', 'race-child.ts');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', child, scenario, '40', '60'], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      cwd: path.join(__dirname, '..'),
-    });
-    // A crash (segfault, abort) shows up as a signal or a non-zero status.
-    expect(r.signal, r.stderr).toBeNull();
-    expect(r.status, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const summary = childSummary('fuzz/race-child.ts', [scenario, '40', '60'], 120_000) as Record<string, number> & { failures: unknown[] };
     expect(summary.failures).toEqual([]);
     expect(summary.bad).toBe(0);
     expect(summary.rounds).toBe(40);

@@ -8,21 +8,13 @@
 // on shared tensors that other in-flight calls overwrite: with out-of-range values
 // (copyBuffers), in place (cutmix inplace) or as an output (kmeansAssign's out.index).
 import { native } from '../../lib/native.js';
+import { xorshift32 } from './xorshift.js';
 import type { TensorHandle } from '../../lib/native-types.js';
 
 const seed = Number(process.argv[2] ?? 1);
 const calls = Number(process.argv[3] ?? 5000);
 const concurrency = Number(process.argv[4] ?? 1);
-let state = seed >>> 0 || 1;
-function random(): number {
-  // xorshift32: reproducible from the seed printed on failure
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  return state / 2 ** 32;
-}
+const random = xorshift32(seed);
 const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
 
 const b = native();

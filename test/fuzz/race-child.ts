@@ -8,6 +8,7 @@
 // Prints one JSON line: { scenario, rounds, ok, rejected, bad, failures }.
 import { native } from '../../lib/native.js';
 import type { TensorHandle } from '../../lib/native-types.js';
+import { xorshift32 } from './xorshift.js';
 
 const scenario = process.argv[2] ?? 'kmeans';
 const rounds = Number(process.argv[3] ?? 100);
@@ -99,15 +100,7 @@ function disposeAll(v: unknown): void {
   }
 }
 
-let state = 12345;
-function random(): number {
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  return state / 2 ** 32;
-}
+const random = xorshift32(12345);
 const pause = (ms: number) => new Promise<void>((resolve) => (ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)));
 
 const race = await setup();

@@ -1,0 +1,13 @@
+// Runs a test child script (under tsx) that prints a JSON summary as its last line, and checks
+// that it survived: a crash (segfault, abort) shows up as a signal or a non-zero status.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { expect } from 'vitest';
+
+export function childSummary(script: string, args: string[], timeout: number): Record<string, unknown> {
+  const root = path.join(__dirname, '..', '..');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'test', script), ...args], { encoding: 'utf8', timeout, cwd: root });
+  expect(r.signal, r.stderr).toBeNull();
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
