@@ -16,8 +16,7 @@ export function methodOf(name: Method): TrainMethod {
 
 /** `hexa train --method <name>` with no other flags (the hard-view keys are ignored by moco/dcluster). */
 export function presetOf(name: Method): Record<string, unknown> {
-  const m = BY_NAME[name];
-  const p: Record<string, unknown> = { ...m.preset, ...(name.startsWith('hexa-') ? {} : m.basePreset), method: name };
+  const p: Record<string, unknown> = { ...BY_NAME[name].preset, method: name };
   if (!name.startsWith('hexa-')) {
     delete p.adversarial;
     delete p.cutmix;

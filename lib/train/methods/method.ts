@@ -21,10 +21,8 @@ export interface TrainMethod {
    * from the trainer's augmentation generator. `largeOnly`: only the large views (the bank pass).
    */
   views(images: Tensor, config: TrainConfig, context: MethodContext, generator: Generator, largeOnly?: boolean): Promise<Tensor[]>;
-  /** `hexa train --method hexa-<this>` with no other flags: sized for a 2-core CPU, ≤ 10 minutes. */
+  /** `hexa train --method <this>` with no other flags: sized for a 2-core CPU, ≤ 10 minutes (the base method drops the hard-view keys). */
   preset: Record<string, unknown>;
-  /** What the base method's preset (`--method <this>`) changes in `preset` (its hard-view keys are dropped). */
-  basePreset?: Record<string, unknown>;
 }
 
 /**
