@@ -50,22 +50,39 @@ at::Tensor DClusterTrainer::embedViews(const std::vector<at::Tensor>& views) {
   return model_->project(features.size() == 1 ? features[0] : at::cat(features));
 }
 
-at::Tensor DClusterTrainer::clusterLoss(const at::Tensor& z, const at::Tensor& targets, int64_t repeats,
+namespace {
+// The rows where `valid` holds (one host sync: how many there are).
+LossRows RowsWhere(const at::Tensor& valid) {
+  LossRows r;
+  r.count = valid.sum().item<int64_t>();
+  if (r.count != valid.size(0)) r.rows = valid.nonzero().squeeze(1);
+  return r;
+}
+
+// `rows` of n images, for a batch of `repeats` crops of each (crop-major, as embedViews).
+LossRows Repeated(const LossRows& rows, int64_t n, int64_t repeats) {
+  LossRows r;
+  r.count = rows.count * repeats;
+  if (rows.rows.defined()) {
+    std::vector<at::Tensor> parts;
+    for (int64_t c = 0; c < repeats; ++c) parts.push_back(rows.rows + c * n);
+    r.rows = at::cat(parts);
+  }
+  return r;
+}
+}  // namespace
+
+at::Tensor DClusterTrainer::clusterLoss(const at::Tensor& z, const at::Tensor& targets, const LossRows& rows,
                                         at::Tensor* accuracy) {
   const int64_t heads = static_cast<int64_t>(prototypes_.size());
-  at::Tensor t = repeats == 1 ? targets : targets.repeat({1, repeats});  // [H, R·n], crop-major as z
-  // Every head labels the same images (those in the bank at the last clustering).
-  at::Tensor valid = t[0].ge(0);
-  const int64_t count = valid.sum().item<int64_t>();
-  if (count == 0) {
+  if (rows.count == 0) {
     if (accuracy) *accuracy = at::zeros({}, z.options().dtype(at::kDouble));
     return (z * 0).sum();  // loss 0 with a zero gradient, never NaN (pytorch#70348)
   }
-  at::Tensor rows = count == t.size(1) ? at::Tensor() : valid.nonzero().squeeze(1);
-  at::Tensor zs = rows.defined() ? z.index_select(0, rows) : z;
+  at::Tensor zs = rows.rows.defined() ? z.index_select(0, rows.rows) : z;
   at::Tensor loss, correct;
   for (int64_t h = 0; h < heads; ++h) {
-    at::Tensor th = rows.defined() ? t[h].index_select(0, rows) : t[h].contiguous();
+    at::Tensor th = rows.rows.defined() ? targets[h].index_select(0, rows.rows) : targets[h].contiguous();
     at::Tensor lh = kernels::ClusterCEFunction::apply(zs, prototypes_[h], th, options_.temperature);
     loss = h == 0 ? lh : loss + lh;
     if (accuracy) {
@@ -79,22 +96,19 @@ at::Tensor DClusterTrainer::clusterLoss(const at::Tensor& z, const at::Tensor& t
   return loss / static_cast<double>(heads);
 }
 
-at::Tensor DClusterTrainer::cutmixLoss(const at::Tensor& z, const at::Tensor& targets, const CutmixView& view) {
+at::Tensor DClusterTrainer::cutmixLoss(const at::Tensor& z, const at::Tensor& targets, const LossRows& rows,
+                                       const CutmixView& view) {
   const int64_t heads = static_cast<int64_t>(prototypes_.size());
+  if (rows.count == 0) return (z * 0).sum();
   const at::Tensor perm = view.perm.to(targets.device(), at::kLong);
-  // A mixed image needs the labels of both its images; pairs with an unassigned one are dropped.
-  at::Tensor valid = targets[0].ge(0).logical_and(targets[0].index_select(0, perm).ge(0));
-  const int64_t count = valid.sum().item<int64_t>();
-  if (count == 0) return (z * 0).sum();
-  at::Tensor rows = count == z.size(0) ? at::Tensor() : valid.nonzero().squeeze(1);
-  at::Tensor zs = rows.defined() ? z.index_select(0, rows) : z;
+  at::Tensor zs = rows.rows.defined() ? z.index_select(0, rows.rows) : z;
   const at::Tensor lambda = view.lambda.to(z.options());
   at::Tensor loss;
   for (int64_t h = 0; h < heads; ++h) {
     // λ on the image's own cluster, 1 − λ on its partner's (unassigned columns clamped to 0
     // only in rows that are dropped).
     at::Tensor soft = kernels::cutmixTargets(lambda, perm, prototypes_[h].size(0), targets[h].clamp_min(0));
-    if (rows.defined()) soft = soft.index_select(0, rows);
+    if (rows.rows.defined()) soft = soft.index_select(0, rows.rows);
     at::Tensor lh = kernels::ClusterCEFunction::apply(zs, prototypes_[h], soft, options_.temperature);
     loss = h == 0 ? lh : loss + lh;
   }
@@ -136,45 +150,46 @@ Metrics DClusterTrainer::step(const StepInputs& in, double lr) {
   const auto& hv = options_.hardViews;
   const at::Tensor& x0 = in.views[0];
   const int64_t n = x0.size(0);
-  const bool adversarialOn = hv.adversarial.enabled && in.hardViewScale > 0;
-  const bool cutmixOn = hv.cutmix.enabled && in.hardViewScale > 0;
-  const double advWeight = hv.adversarial.weight * in.hardViewScale;
-  const double mixWeight = hv.cutmix.weight * in.hardViewScale;
-  TORCH_CHECK(n >= 2 || !cutmixOn, "a CutMix step needs a batch of at least 2");
+  const HardViewPlan plan(hv, in.hardViewScale, n);
   const at::Tensor idx = BankIndices(in, options_.datasetSize, options_.device);
   const at::Tensor targets = assignments_.index_select(1, idx);  // [H, n]: this epoch's labels
+  // The images with a label this epoch, found once for every term (every head labels the
+  // same images: those in the bank at the last clustering).
+  const at::Tensor labelled = targets[0].ge(0);
+  const LossRows images = RowsWhere(labelled);
   model_->train();
   optimizer_->zeroGrad();
   at::Tensor accuracy;
   at::Tensor z = embedViews(in.views);
-  at::Tensor clean = clusterLoss(z, targets, views, &accuracy);
+  at::Tensor clean = clusterLoss(z, targets.repeat({1, views}), Repeated(images, n, views), &accuracy);
   clean.backward();
   writeBank(z, idx, n);  // clean embeddings only
   at::Tensor zero = at::zeros({}, clean.options());
   at::Tensor adv = zero, mix = zero;
-  if (adversarialOn) {
+  if (plan.adversarial) {
     // The attack maximises the same loss to the image's own assignments, prototypes fixed.
     at::Tensor xAdv = AdversarialView(
-        x0, [&](const at::Tensor& x) { return clusterLoss(model_->forward(x), targets, 1, nullptr); },
+        x0, [&](const at::Tensor& x) { return clusterLoss(model_->forward(x), targets, images, nullptr); },
         hv.adversarial, in.pgdNoise, generator_);
     models::BatchNormModeGuard mode(AdversarialTrainingBatchNormMode(hv.adversarial));
-    adv = clusterLoss(model_->forward(xAdv), targets, 1, nullptr);
-    (adv * advWeight).backward();
+    adv = clusterLoss(model_->forward(xAdv), targets, images, nullptr);
+    (adv * plan.adversarialWeight).backward();
   }
-  if (cutmixOn) {
+  if (plan.cutmix) {
     CutmixView view = MakeCutmixView(x0, hv.cutmix, in.perm, in.boxes, generator_);
-    mix = cutmixLoss(model_->forward(view.images), targets, view);
-    (mix * mixWeight).backward();
+    // A mixed image needs the labels of both its images; pairs with an unassigned one are dropped.
+    const LossRows pairs = images.count == n ? images
+                                         : RowsWhere(labelled.logical_and(labelled.index_select(0, view.perm.to(labelled.device()))));
+    mix = cutmixLoss(model_->forward(view.images), targets, pairs, view);
+    (mix * plan.cutmixWeight).backward();
   }
   optimizer_->step(lr);
-  const at::Tensor assigned = targets[0].ge(0).to(at::kDouble).mean();
   at::Tensor metrics = at::stack({clean.detach().to(at::kDouble), adv.detach().to(at::kDouble),
-                                  mix.detach().to(at::kDouble), accuracy.to(at::kDouble), assigned})
+                                  mix.detach().to(at::kDouble), accuracy.to(at::kDouble)})
                            .to(at::kCPU);
   auto v = metrics.accessor<double, 1>();
-  const double loss = v[0] + (adversarialOn ? advWeight * v[1] : 0) + (cutmixOn ? mixWeight * v[2] : 0);
-  return {{"loss", loss}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]},
-          {"accuracy", v[3]}, {"assigned", v[4]}, {"lr", lr}};
+  return {{"loss", plan.total(v[0], v[1], v[2])}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]},
+          {"accuracy", v[3]}, {"assigned", static_cast<double>(images.count) / static_cast<double>(n)}, {"lr", lr}};
 }
 
 Metrics DClusterTrainer::beginEpoch(const EpochInputs& in) {
@@ -240,11 +255,8 @@ void DClusterTrainer::loadMethodState(const StateDict& s) {
   bankFilled_.copy_(TakeLike(s, "bank_filled", bankFilled_));
   const at::Tensor& a = TakeLike(s, "assignments", assignments_);
   for (int64_t h = 0; h < a.size(0); ++h) {
-    auto [lo, hi] = at::aminmax(a[h]);
-    TORCH_CHECK((lo.item<int64_t>() >= 0 || lo.item<int64_t>() == kUnassigned) && hi.item<int64_t>() < options_.prototypes[h],
-                "checkpoint assignments of head ", h, " must be in [0, ", options_.prototypes[h], ") or ", kUnassigned);
-    TORCH_CHECK(a[h].eq(kUnassigned).logical_or(a[h].ge(0)).all().item<bool>(), "checkpoint assignments of head ", h,
-                " hold negative labels other than ", kUnassigned);
+    const bool ok = a[h].eq(kUnassigned).logical_or(a[h].ge(0).logical_and(a[h].lt(options_.prototypes[h]))).all().item<bool>();
+    TORCH_CHECK(ok, "checkpoint assignments of head ", h, " must be in [0, ", options_.prototypes[h], ") or ", kUnassigned);
   }
   assignments_.copy_(a);
 }

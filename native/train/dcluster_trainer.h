@@ -31,6 +31,12 @@ struct DClusterOptions {
   uint64_t seed = 0;
 };
 
+// The rows of a batch that take part in a loss: all (rows undefined) or those listed.
+struct LossRows {
+  at::Tensor rows;  // int64, undefined when every row counts
+  int64_t count = 0;
+};
+
 // Images without an assignment (never seen) carry this label and are left out of every loss.
 inline constexpr int64_t kUnassigned = -100;
 
@@ -60,10 +66,10 @@ class DClusterTrainer final : public Trainer {
  private:
   // L2-normalised embeddings of all views, the head run once on every crop's features.
   at::Tensor embedViews(const std::vector<at::Tensor>& views);
-  // mean over heads of CE(z·P_hᵀ/τ, targets[h] repeated `repeats` times), over the rows that
-  // have an assignment; 0 (with a zero gradient) when none has.
-  at::Tensor clusterLoss(const at::Tensor& z, const at::Tensor& targets, int64_t repeats, at::Tensor* accuracy);
-  at::Tensor cutmixLoss(const at::Tensor& z, const at::Tensor& targets, const CutmixView& view);
+  // mean over heads of CE(z·P_hᵀ/τ, targets[h]) over `rows` (targets [H, z rows]); 0 with a
+  // zero gradient when no row has a label.
+  at::Tensor clusterLoss(const at::Tensor& z, const at::Tensor& targets, const LossRows& rows, at::Tensor* accuracy);
+  at::Tensor cutmixLoss(const at::Tensor& z, const at::Tensor& targets, const LossRows& rows, const CutmixView& view);
   void writeBank(const at::Tensor& z, const at::Tensor& indices, int64_t n);
 
   DClusterOptions options_;

@@ -8,6 +8,18 @@ namespace hexa::train {
 
 using models::BatchNormMode;
 
+HardViewPlan::HardViewPlan(const HardViewOptions& o, double scale, int64_t batch)
+    : adversarial(o.adversarial.enabled && scale > 0),
+      cutmix(o.cutmix.enabled && scale > 0),
+      adversarialWeight(o.adversarial.weight * scale),
+      cutmixWeight(o.cutmix.weight * scale) {
+  TORCH_CHECK(batch >= 2 || !cutmix, "a CutMix step needs a batch of at least 2");
+}
+
+double HardViewPlan::total(double clean, double adv, double mix) const {
+  return clean + (adversarial ? adversarialWeight * adv : 0) + (cutmix ? cutmixWeight * mix : 0);
+}
+
 BatchNormMode AttackBatchNormMode(const AdversarialOptions& o) {
   return o.auxBN ? BatchNormMode::AuxiliaryFrozen : BatchNormMode::FrozenStats;
 }

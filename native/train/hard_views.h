@@ -33,6 +33,16 @@ struct HardViewOptions {
   CutmixOptions cutmix;
 };
 
+// Which hard views a step runs and with which weights: hardViewScale multiplies both weights,
+// 0 skips both (the base method's step). Checks that a CutMix step has a partner per image.
+struct HardViewPlan {
+  bool adversarial = false, cutmix = false;
+  double adversarialWeight = 0, cutmixWeight = 0;
+  HardViewPlan(const HardViewOptions& o, double scale, int64_t batch);
+  // L_clean + w_adv·L_adv + w_mix·L_mix over the terms this step ran.
+  double total(double clean, double adv, double mix) const;
+};
+
 // The BatchNorm rules of the hard views, in one place. The attack's forwards use batch
 // statistics and record nothing (auxiliary BN's parameters when built); the adversarial
 // view's training forward records into the auxiliary statistics when built, else nothing, so

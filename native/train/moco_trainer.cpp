@@ -46,11 +46,7 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
   const at::Tensor& viewK = in.views[1];
   const auto& hv = options_.hardViews;
   const int64_t n = viewQ.size(0);
-  const bool adversarialOn = hv.adversarial.enabled && in.hardViewScale > 0;
-  const bool cutmixOn = hv.cutmix.enabled && in.hardViewScale > 0;
-  const double advWeight = hv.adversarial.weight * in.hardViewScale;
-  const double mixWeight = hv.cutmix.weight * in.hardViewScale;
-  TORCH_CHECK(n >= 2 || !cutmixOn, "a CutMix step needs a batch of at least 2");
+  const HardViewPlan plan(hv, in.hardViewScale, n);
   query_->train();
   key_->train();
   at::Tensor k;
@@ -67,21 +63,21 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
   clean.backward();
   at::Tensor zero = at::zeros({}, clean.options());
   at::Tensor adv = zero, mix = zero;
-  if (adversarialOn) {
+  if (plan.adversarial) {
     // The attack maximises the same InfoNCE, with k and the queue fixed.
     at::Tensor xAdv = AdversarialView(
         viewQ, [&](const at::Tensor& x) { return info_nce(query_->forward(x), k); }, hv.adversarial, in.pgdNoise,
         generator_);
     models::BatchNormModeGuard mode(AdversarialTrainingBatchNormMode(hv.adversarial));
     adv = info_nce(query_->forward(xAdv), k);
-    (adv * advWeight).backward();
+    (adv * plan.adversarialWeight).backward();
   }
-  if (cutmixOn) {
+  if (plan.cutmix) {
     CutmixView view = MakeCutmixView(viewQ, hv.cutmix, in.perm, in.boxes, generator_);
     at::Tensor targets = ops::CutmixTargets(view.lambda, view.perm, n + options_.queueSize).to(k.options());
     // Logits against every in-batch key plus the queue; soft target λ on i, 1-λ on perm[i].
     mix = ops::InfoNCELoss(query_->forward(view.images), k, queue_, options_.temperature, targets, nullptr);
-    (mix * mixWeight).backward();
+    (mix * plan.cutmixWeight).backward();
   }
   optimizer_->step(lr);
   {
@@ -91,8 +87,7 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
   }
   at::Tensor metrics = at::stack({clean.detach(), adv.detach(), mix.detach(), accuracy.to(clean.scalar_type())}).to(at::kCPU, at::kDouble);
   auto v = metrics.accessor<double, 1>();
-  const double loss = v[0] + (adversarialOn ? advWeight * v[1] : 0) + (cutmixOn ? mixWeight * v[2] : 0);
-  return {{"loss", loss}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]}, {"accuracy", v[3]}, {"lr", lr}};
+  return {{"loss", plan.total(v[0], v[1], v[2])}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]}, {"accuracy", v[3]}, {"lr", lr}};
 }
 
 at::Tensor MocoTrainer::embed(const at::Tensor& images) { return models::EvalFeatures(*query_, images, options_.device); }
