@@ -2,7 +2,9 @@
 // warm up first, synchronise before reading the clock (our ops resolve only after the work
 // is done, including a CUDA sync when asked), report the median and the IQR, fixed threads.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { cuda, info } from '../lib/index.js';
 import { pythonEnv } from '../test/support/torch-reference.js';
 
@@ -82,11 +84,32 @@ export function environment(): string {
 }
 
 /**
- * Runs a Python peer script (it prints one JSON object on its last line) with the torch
- * the references use. The script gets `threads` and any extra args.
+ * How an informed PyTorch user tunes CPU memory allocation (PyTorch's and Intel's CPU
+ * performance guides): jemalloc preloaded, so large tensors are reused instead of mmapped and
+ * page-faulted in on every allocation. Debian's libjemalloc2 is fetched once (apt-get download,
+ * no root) into ~/.cache/hexa-torch/peers. Where that cannot be done, glibc's own knobs (one
+ * arena, the highest mmap and trim thresholds glibc accepts) stand in, and `name` says so.
  */
-export function runPeer(script: string, args: string[] = []): Record<string, unknown> {
-  const { python, env } = pythonEnv();
+export function tunedPeerEnv(): { name: string; env: Record<string, string> } {
+  const dir = path.join(os.homedir(), '.cache', 'hexa-torch', 'peers');
+  const lib = path.join(dir, 'usr', 'lib', 'x86_64-linux-gnu', 'libjemalloc.so.2');
+  if (!fs.existsSync(lib) && process.arch === 'x64') {
+    fs.mkdirSync(dir, { recursive: true });
+    const got = spawnSync('sh', ['-c', 'apt-get download libjemalloc2 >/dev/null 2>&1 && dpkg-deb -x libjemalloc2_*.deb . && rm -f libjemalloc2_*.deb'], { cwd: dir, timeout: 120_000 });
+    if (got.status !== 0) console.error('tuned peer: could not fetch libjemalloc2; using glibc malloc tunables instead');
+  }
+  if (fs.existsSync(lib)) return { name: 'jemalloc', env: { LD_PRELOAD: lib } };
+  const max = String(32 << 20);  // glibc ignores larger mmap thresholds
+  return { name: 'glibc tuned', env: { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: max, MALLOC_TRIM_THRESHOLD_: String(1 << 30) } };
+}
+
+/**
+ * Runs a Python peer script (it prints one JSON object on its last line) with the torch
+ * the references use, and any extra environment (e.g. tunedPeerEnv().env).
+ */
+export function runPeer(script: string, args: string[] = [], extraEnv: Record<string, string> = {}): Record<string, unknown> {
+  const { python, env: base } = pythonEnv();
+  const env = { ...base, ...extraEnv };
   const r = spawnSync(python, [script, ...args], { env, encoding: 'utf8', timeout: 1_800_000, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`peer ${script} failed (${r.status ?? r.signal}):\n${r.stderr}`);
   const last = r.stdout.trim().split('\n').pop() ?? '{}';

@@ -102,6 +102,27 @@ export interface NativeTrainerOptions {
   initPass?: boolean;
 }
 
+/** The CPU caching allocator's counters (see hexa.cpu.cacheStats). */
+export interface CpuCacheStats {
+  /** Bytes of freed large blocks kept for reuse. */
+  cachedBytes: number;
+  /** Bytes of large blocks handed out and not yet freed. */
+  inUseBytes: number;
+  /** The most idle bytes kept (default: a quarter of physical memory, at most 8 GiB). */
+  limitBytes: number;
+  /** Large allocations served from the cache / needing fresh memory. */
+  hits: number;
+  misses: number;
+}
+
+/** One op recorded by LibTorch's profiler (see hexa.profiler). */
+export interface ProfiledOp {
+  name: string;
+  startUs: number;
+  endUs: number;
+  thread: number;
+}
+
 export interface NativeBinding {
   Generator: new (seed: number) => GeneratorHandle;
   TensorHandle: Function;
@@ -110,6 +131,11 @@ export interface NativeBinding {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   liveTensorCount(): number;
+  cpuCacheStats(): CpuCacheStats;
+  cpuEmptyCache(): Promise<void>;
+  cpuSetCacheLimit(bytes: number): void;
+  profilerStart(): Promise<void>;
+  profilerStop(): Promise<ProfiledOp[]>;
   cudaIsBuilt(): boolean;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;

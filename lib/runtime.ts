@@ -2,6 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { addon, native, packageRoot } from './native.js';
+import type { CpuCacheStats, ProfiledOp } from './native-types.js';
+
+export type { CpuCacheStats, ProfiledOp };
 
 export interface Info {
   /** hexa-torch's own version. */
@@ -60,4 +63,28 @@ export const cuda = {
   allowTF32: (): { matmul: boolean; cudnn: boolean } => native().allowTF32(),
   /** Sets both TF32 switches, or the ones named (process-wide); false gives full float32 precision on the GPU. */
   setAllowTF32: (allow: boolean | { matmul?: boolean; cudnn?: boolean }): void => native().setAllowTF32(allow),
+};
+
+/**
+ * The CPU caching allocator: tensors of 1 MiB and more are served from freed blocks of the same
+ * size class instead of fresh (page-faulted) memory, as PyTorch's CUDA caching allocator does on
+ * the GPU. Nothing to set up; these are for inspecting and bounding it.
+ */
+export const cpu = {
+  /** Counters of the cache. */
+  cacheStats: (): CpuCacheStats => native().cpuCacheStats(),
+  /** Frees every idle cached block, after the ops queued before it (torch.cuda.empty_cache for the CPU). */
+  emptyCache: (): Promise<void> => native().cpuEmptyCache(),
+  /** The most idle bytes kept; 0 turns caching off (freed blocks go straight back to the system). */
+  setCacheLimit: (bytes: number): void => native().cpuSetCacheLimit(bytes),
+};
+
+/**
+ * LibTorch's profiler (the engine behind torch.profiler) over the ops queued between start()
+ * and stop(): for comparing our ops with a PyTorch program's (benchmarks/train/profile.ts).
+ */
+export const profiler = {
+  start: (): Promise<void> => native().profilerStart(),
+  /** Every op recorded; ops nest by interval (an op's self time excludes the ops inside it). */
+  stop: (): Promise<ProfiledOp[]> => native().profilerStop(),
 };

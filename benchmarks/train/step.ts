@@ -8,7 +8,7 @@ import { applyAugment, sampleAugment } from '../../lib/augment/index.js';
 import { Generator, rand, scope, tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
-import { environment, printTable, runPeer, summarize, time, type Row } from '../harness.js';
+import { environment, printTable, runPeer, summarize, time, tunedPeerEnv, type Row } from '../harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [n, width, iters] = [128, 16, 5].map((d, i) => Number(process.argv[2 + i] ?? d));
@@ -24,8 +24,16 @@ for (const method of ['moco', 'hexa-moco'] as const) {
   const vk = await (await rand([n, 3, size, size], { generator: g })).to(device);
   const ours = await time(() => model.stepViews([vq, vk], 0.03), { warmup: 1, minIters: iters, minMs: 0, maxIters: iters, device });
   model.dispose();
-  const peer = runPeer(path.join(here, 'peers', 'moco_step.py'), [method, String(n), String(width), String(size), String(queueSize), String(iters), device]);
-  rows.push({ kernel: `${method} step`, shape: `${n}x3x${size}x${size}, resnet18 w${width}, K=${queueSize}`, ours, peer: { name: 'PyTorch eager', timing: summarize(peer.times_ms as number[]) } });
+  const peerArgs = [method, String(n), String(width), String(size), String(queueSize), String(iters), device];
+  const shape = `${n}x3x${size}x${size}, resnet18 w${width}, K=${queueSize}`;
+  const peer = runPeer(path.join(here, 'peers', 'moco_step.py'), peerArgs);
+  rows.push({ kernel: `${method} step`, shape, ours, peer: { name: 'PyTorch eager', timing: summarize(peer.times_ms as number[]) } });
+  // The tuned peer: what a PyTorch user who read a CPU tuning guide runs (ours needs no tuning).
+  if (device === 'cpu') {
+    const tuned = tunedPeerEnv();
+    const tunedPeer = runPeer(path.join(here, 'peers', 'moco_step.py'), peerArgs, tuned.env);
+    rows.push({ kernel: `${method} step`, shape, ours, peer: { name: `PyTorch eager + ${tuned.name}`, timing: summarize(tunedPeer.times_ms as number[]) } });
+  }
 }
 const images = await tensor(new Uint8Array(n * 3 * size * size).map((_, i) => (i * 37) % 256), [n, 3, size, size]).to(device);
 const aug = await time(() => scope(async () => applyAugment(images, await sampleAugment(n, size, size), size, size)), { warmup: 2, minIters: 10, minMs: 200, device });

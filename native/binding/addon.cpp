@@ -12,6 +12,7 @@
 #include "binding/runtime.h"
 #include "binding/tensor_ops.h"
 #include "binding/trainer_ops.h"
+#include "runtime/cpu_caching_allocator.h"
 
 namespace hexa::binding {
 namespace {
@@ -23,10 +24,12 @@ void Export(Napi::Env env, Napi::Object target, const char* name) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // Workers run ops with the main thread's intra-op thread count (async_work.h).
+  // The compute thread runs ops with the main thread's intra-op thread count (async_work.h).
   SetIntraOpThreads(at::get_num_threads());
   auto* data = new AddonData();
   env.SetInstanceData(data);
+  data->compute = std::make_unique<ComputeQueue>(env);
+  runtime::InstallCpuCachingAllocator();
   Napi::Function tensorCtor = TensorHandle::Define(env);
   Napi::Function generatorCtor = GeneratorHandle::Define(env);
   data->tensorCtor = Napi::Persistent(tensorCtor);
@@ -46,6 +49,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<CudaIsAvailable>(env, exports, "cudaIsAvailable");
   Export<CudaDeviceCount>(env, exports, "cudaDeviceCount");
   Export<CudaSynchronize>(env, exports, "cudaSynchronize");
+  Export<CpuCacheStats>(env, exports, "cpuCacheStats");
+  Export<CpuEmptyCache>(env, exports, "cpuEmptyCache");
+  Export<CpuSetCacheLimit>(env, exports, "cpuSetCacheLimit");
+  Export<ProfilerStart>(env, exports, "profilerStart");
+  Export<ProfilerStop>(env, exports, "profilerStop");
   Export<AllowTF32>(env, exports, "allowTF32");
   Export<SetAllowTF32>(env, exports, "setAllowTF32");
 

@@ -3,57 +3,52 @@
 //   return RunAsync(env, "matmul", [a, b] { return at::matmul(a, b); },
 //                   [](Napi::Env env, at::Tensor& r) { return TensorHandle::Wrap(env, r); });
 //
-// `work` runs on a libuv worker thread and must not touch Napi values: capture tensors and
-// plain options by value (a captured at::Tensor keeps its storage alive even if JS disposes
-// the handle meanwhile). `done` runs on the main thread and turns the result into a JS value.
-// Any exception from either becomes a rejection through the error boundary (errors.h).
+// `work` runs on the environment's compute thread (compute_queue.h), after every op called
+// before it, and must not touch Napi values: capture tensors and plain options by value (a
+// captured at::Tensor keeps its storage alive even if JS disposes the handle meanwhile).
+// `done` runs on the main thread and turns the result into a JS value. Any exception from
+// either becomes a rejection through the error boundary (errors.h).
 #pragma once
 #include <napi.h>
 
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+#include "binding/compute_queue.h"
 #include "binding/errors.h"
 
 namespace hexa::binding {
 
-// LibTorch's intra-op thread count is per OS thread (OpenMP ICVs), and a libuv worker that
-// never asked gets MKL's default (often 1 on small VMs). Every op applies the process-wide
-// setting (hexa.setNumThreads, default: the main thread's count at load) on its worker first.
+// LibTorch's intra-op thread count is per OS thread (OpenMP ICVs). The process-wide setting
+// (hexa.setNumThreads, default: the main thread's count at load) is applied on the compute
+// thread before each op; a change costs one at::set_num_threads there, no change nothing.
 void SetIntraOpThreads(int threads);
 int IntraOpThreads();
 void ApplyIntraOpThreads();
 
 template <class Work, class Done>
-class AsyncOp final : public Napi::AsyncWorker {
+class AsyncOp final : public ComputeJob {
   using Result = std::invoke_result_t<Work&>;
 
  public:
   AsyncOp(Napi::Env env, const char* name, Work work, Done done)
-      : Napi::AsyncWorker(env, name),
-        name_(name),
-        work_(std::move(work)),
-        done_(std::move(done)),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
+      : name_(name), work_(std::move(work)), done_(std::move(done)), deferred_(Napi::Promise::Deferred::New(env)) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
- protected:
   void Execute() override {
     try {
-      ApplyIntraOpThreads();
       result_.emplace(work_());
     } catch (...) {
       error_.emplace(Classify(name_, std::current_exception()));
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
+  void Settle(Napi::Env env) override {
     if (error_) {
       deferred_.Reject(ToJsError(env, *error_).Value());
       return;
@@ -67,8 +62,6 @@ class AsyncOp final : public Napi::AsyncWorker {
     }
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
  private:
   const char* name_;
   Work work_;
@@ -80,9 +73,9 @@ class AsyncOp final : public Napi::AsyncWorker {
 
 template <class Work, class Done>
 Napi::Promise RunAsync(Napi::Env env, const char* name, Work work, Done done) {
-  auto* op = new AsyncOp<Work, Done>(env, name, std::move(work), std::move(done));
+  auto op = std::make_unique<AsyncOp<Work, Done>>(env, name, std::move(work), std::move(done));
   Napi::Promise p = op->promise();
-  op->Queue();  // the worker deletes itself after OnOK/OnError
+  ComputeQueue::Of(env).Post(std::move(op));
   return p;
 }
 

@@ -5,7 +5,10 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
+#include "binding/compute_queue.h"
+
 #include <atomic>
+#include <memory>
 #include <optional>
 
 namespace hexa::binding {
@@ -54,8 +57,9 @@ class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
   at::Generator gen_;
 };
 
-// Per-environment data: the constructors, kept alive for Wrap().
+// Per-environment data: the constructors, kept alive for Wrap(), and the compute thread.
 struct AddonData {
+  std::unique_ptr<ComputeQueue> compute;
   Napi::FunctionReference tensorCtor;
   Napi::FunctionReference generatorCtor;
   Napi::FunctionReference trainerCtor;

@@ -3,6 +3,8 @@
 #include "binding/args.h"
 #include "binding/async_work.h"
 #include "binding/handles.h"
+#include "runtime/cpu_caching_allocator.h"
+#include "runtime/profiler.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -157,6 +159,77 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value LiveTensorCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount()));
+}
+
+}  // namespace hexa::binding
+
+namespace hexa::binding {
+
+// cpuCacheStats() -> { cachedBytes, inUseBytes, limitBytes, hits, misses } of the CPU caching
+// allocator (native/runtime/cpu_caching_allocator.h), like torch.cuda.memory_stats for the CPU.
+Napi::Value CpuCacheStats(const Napi::CallbackInfo& info) {
+  const runtime::CpuCacheStats s = runtime::GetCpuCacheStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("cachedBytes", static_cast<double>(s.cachedBytes));
+  out.Set("inUseBytes", static_cast<double>(s.inUseBytes));
+  out.Set("limitBytes", static_cast<double>(s.limitBytes));
+  out.Set("hits", static_cast<double>(s.hits));
+  out.Set("misses", static_cast<double>(s.misses));
+  return out;
+}
+
+// cpuEmptyCache() -> Promise<void>: frees the idle cached blocks after every op queued before it.
+Napi::Value CpuEmptyCache(const Napi::CallbackInfo& info) {
+  Args a(info, "cpu.emptyCache");
+  return RunAsync(
+      a.env(), "cpu.emptyCache",
+      [] {
+        runtime::EmptyCpuCache();
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+// cpuSetCacheLimit(bytes): the most idle bytes the CPU cache keeps (0 keeps none).
+Napi::Value CpuSetCacheLimit(const Napi::CallbackInfo& info) {
+  Args a(info, "cpu.setCacheLimit");
+  runtime::SetCpuCacheLimit(static_cast<uint64_t>(a.integer(0, "bytes", 0, (int64_t{1} << 53) - 1)));
+  return info.Env().Undefined();
+}
+
+}  // namespace hexa::binding
+
+namespace hexa::binding {
+
+// profilerStart() -> Promise<void>: LibTorch's profiler records the ops queued after it.
+Napi::Value ProfilerStart(const Napi::CallbackInfo& info) {
+  Args a(info, "profiler.start");
+  return RunAsync(
+      a.env(), "profiler.start",
+      [] {
+        runtime::StartProfiler();
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+// profilerStop() -> Promise<Array<{ name, startUs, endUs, thread }>>: the ops recorded since start.
+Napi::Value ProfilerStop(const Napi::CallbackInfo& info) {
+  Args a(info, "profiler.stop");
+  return RunAsync(a.env(), "profiler.stop", [] { return runtime::StopProfiler(); },
+                  [](Napi::Env env, std::vector<runtime::ProfiledOp>& ops) -> Napi::Value {
+                    Napi::Array out = Napi::Array::New(env, ops.size());
+                    for (size_t i = 0; i < ops.size(); ++i) {
+                      Napi::Object o = Napi::Object::New(env);
+                      o.Set("name", ops[i].name);
+                      // Microseconds as doubles: exact to well below a nanosecond for a day.
+                      o.Set("startUs", static_cast<double>(ops[i].startNs) / 1e3);
+                      o.Set("endUs", static_cast<double>(ops[i].endNs) / 1e3);
+                      o.Set("thread", static_cast<double>(ops[i].threadId));
+                      out.Set(static_cast<uint32_t>(i), o);
+                    }
+                    return out;
+                  });
 }
 
 }  // namespace hexa::binding

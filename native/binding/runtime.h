@@ -14,5 +14,10 @@ Napi::Value SetAllowTF32(const Napi::CallbackInfo& info);
 Napi::Value ManualSeed(const Napi::CallbackInfo& info);
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value LiveTensorCount(const Napi::CallbackInfo& info);
+Napi::Value CpuCacheStats(const Napi::CallbackInfo& info);
+Napi::Value CpuEmptyCache(const Napi::CallbackInfo& info);
+Napi::Value CpuSetCacheLimit(const Napi::CallbackInfo& info);
+Napi::Value ProfilerStart(const Napi::CallbackInfo& info);
+Napi::Value ProfilerStop(const Napi::CallbackInfo& info);
 
 }  // namespace hexa::binding

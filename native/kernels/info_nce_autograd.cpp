@@ -10,7 +10,7 @@ using torch::autograd::variable_list;
 
 at::Tensor InfoNCEFunction::forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
                                     const at::Tensor& queue, double temperature,
-                                    const std::optional<at::Tensor>& targets) {
+                                    const std::optional<at::Tensor>& targets, at::Tensor* accuracy) {
   InfoNCEOptions options;
   options.temperature = temperature;
   options.targets = targets;
@@ -21,6 +21,7 @@ at::Tensor InfoNCEFunction::forward(AutogradContext* ctx, const at::Tensor& q, c
   ctx->saved_data["queue"] = queue.detach();
   ctx->saved_data["temperature"] = temperature;
   ctx->saved_data["soft"] = targets.has_value();
+  if (accuracy != nullptr) *accuracy = fwd.accuracy;
   return fwd.loss;
 }
 
@@ -28,7 +29,7 @@ variable_list InfoNCEFunction::backward(AutogradContext* ctx, variable_list grad
   at::Tensor grad_q = info_nce_backward(ctx->saved_data["grad_logits"].toTensor(), ctx->saved_data["k"].toTensor(),
                                         ctx->saved_data["queue"].toTensor(), ctx->saved_data["temperature"].toDouble(),
                                         ctx->saved_data["soft"].toBool(), grad_outputs[0]);
-  return {grad_q, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  return {grad_q, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
 }
 
 at::Tensor ClusterCEFunction::forward(AutogradContext* ctx, const at::Tensor& z, const at::Tensor& prototypes,

@@ -12,9 +12,12 @@
 namespace hexa::kernels {
 
 // InfoNCE (info_nce.h). The saved state is the one logits buffer (softmax - targets).
+// `accuracy`, when given, receives the forward's top-1 accuracy (0-dim float64, no gradient):
+// the logits are already there, so it costs nothing extra.
 struct InfoNCEFunction : public torch::autograd::Function<InfoNCEFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
-                            const at::Tensor& queue, double temperature, const std::optional<at::Tensor>& targets);
+                            const at::Tensor& queue, double temperature, const std::optional<at::Tensor>& targets,
+                            at::Tensor* accuracy = nullptr);
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs);
 };

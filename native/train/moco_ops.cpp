@@ -11,14 +11,10 @@ namespace hexa::train::ops {
 
 at::Tensor InfoNCELoss(const at::Tensor& q, const at::Tensor& k, const at::Tensor& queue, double temperature,
                        const std::optional<at::Tensor>& targets, at::Tensor* accuracy) {
-  if (accuracy && !targets) {
-    // The positive's rank among [k+, queue]: one extra N x K product, outside the graph.
-    at::NoGradGuard no_grad;
-    at::Tensor positive = (q * k).sum(1);
-    at::Tensor hardest = std::get<0>(at::mm(q, queue.t()).max(1));
-    *accuracy = (positive >= hardest).to(at::kDouble).mean();
-  }
-  return kernels::InfoNCEFunction::apply(q, k.detach(), queue.detach(), temperature, targets);
+  // Accuracy (the positive ranks first among [k+, queue]; ties count as correct) comes from the
+  // loss's own logits: no second N x K product.
+  return kernels::InfoNCEFunction::apply(q, k.detach(), queue.detach(), temperature, targets,
+                                         targets ? nullptr : accuracy);
 }
 
 at::Tensor CutmixTargets(const at::Tensor& lambda, const at::Tensor& perm, int64_t columns) {

@@ -1,7 +1,9 @@
 # The PyTorch peer of one MoCo-v2 / HEXA_MoCo iteration on given views, written the way a
 # PyTorch user would (vectorised CutMix, PGD with autograd.grad, one backward of the summed
 # loss, torch.optim.SGD, a foreach momentum update). Prints one JSON line of timings.
-#   python moco_step.py <method> <batch> <width> <size> <queue> <iters> [device=cpu]
+#   python moco_step.py <method> <batch> <width> <size> <queue> <iters> [device=cpu] [profile]
+# With `profile`, the timed steps run under torch.profiler and every recorded op is printed
+# ([name, start_us, end_us, thread]) for benchmarks/train/profile.ts.
 import json
 import os
 import sys
@@ -81,6 +83,17 @@ def step(vq, vk):
 vq, vk = torch.rand(n, 3, size, size), torch.rand(n, 3, size, size)
 step(vq, vk)
 sync()
+if len(sys.argv) > 8 and sys.argv[8] == 'profile':
+    step(vq, vk)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        t = time.perf_counter()
+        for _ in range(iters):
+            step(vq, vk)
+        sync()
+        wall = (time.perf_counter() - t) * 1000
+    ops = [[e.name, e.time_range.start, e.time_range.end, e.thread] for e in prof.events()]
+    print(json.dumps({'ops': ops, 'wall_ms': wall, 'torch': torch.__version__}))
+    sys.exit(0)
 times = []
 for _ in range(iters):
     t = time.perf_counter()

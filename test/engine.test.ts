@@ -1,0 +1,78 @@
+// The execution engine: one ordered compute thread (native/binding/compute_queue.h), the CPU
+// caching allocator (native/runtime/cpu_caching_allocator.h) and LibTorch's profiler.
+import { afterAll, expect, it } from 'vitest';
+import { cpu, profiler, rand, zeros } from '../lib/index.js';
+
+afterAll(() => cpu.setCacheLimit(2 ** 30));
+
+it('ops run and settle in the order they were called, even a cheap one queued behind a slow one', async () => {
+  const a = await rand([700, 700]);
+  const order: string[] = [];
+  // Unawaited: with a pool of threads the tiny op would finish long before the products.
+  const slow = a.matmul(a).then(async (x) => { order.push('slow'); return x; });
+  const slow2 = a.matmul(a).then(async (x) => { order.push('slow2'); return x; });
+  const tiny = zeros([1]).then((x) => { order.push('tiny'); return x; });
+  const results = await Promise.all([tiny, slow2, slow]);
+  expect(order).toEqual(['slow', 'slow2', 'tiny']);
+  for (const r of results) r.dispose();
+  a.dispose();
+});
+
+it('the CPU cache hands a freed large block to the next allocation of its size class, with correct contents', async () => {
+  cpu.setCacheLimit(2 ** 30);
+  await cpu.emptyCache();
+  const before = cpu.cacheStats();
+  const big = await rand([1 << 20]);  // 4 MiB: cached
+  expect(cpu.cacheStats().inUseBytes).toBeGreaterThanOrEqual(before.inUseBytes + 4 * 2 ** 20);
+  big.dispose();
+  const idle = cpu.cacheStats();
+  expect(idle.cachedBytes).toBeGreaterThanOrEqual(4 * 2 ** 20);
+  // A slightly smaller request falls in the same size class (1/8 of a power of two) and
+  // reuses the dirty block: zeros() must still read as zeros.
+  const again = await zeros([(1 << 20) - 1000]);
+  const after = cpu.cacheStats();
+  expect(after.hits).toBe(idle.hits + 1);
+  expect(after.cachedBytes).toBe(idle.cachedBytes - 4 * 2 ** 20);
+  const values = await again.data();
+  expect(values.every((v) => v === 0)).toBe(true);
+  again.dispose();
+});
+
+it('small tensors bypass the cache; the limit bounds what is kept; emptyCache frees it all', async () => {
+  cpu.setCacheLimit(2 ** 30);
+  const s0 = cpu.cacheStats();
+  const small = await rand([1000]);
+  small.dispose();
+  expect(cpu.cacheStats().hits + cpu.cacheStats().misses).toBe(s0.hits + s0.misses);
+
+  const big = await rand([1 << 20]);
+  big.dispose();
+  expect(cpu.cacheStats().cachedBytes).toBeGreaterThan(0);
+  await cpu.emptyCache();
+  expect(cpu.cacheStats().cachedBytes).toBe(0);
+
+  cpu.setCacheLimit(0);
+  expect(cpu.cacheStats().limitBytes).toBe(0);
+  const other = await rand([1 << 20]);
+  other.dispose();
+  expect(cpu.cacheStats().cachedBytes).toBe(0);  // nothing kept over the limit
+  expect(() => cpu.setCacheLimit(-1)).toThrow(/cpu\.setCacheLimit.*bytes/);
+  expect(() => cpu.setCacheLimit('1' as never)).toThrow(TypeError);
+});
+
+it("LibTorch's profiler records the ops between start and stop, nested by interval", async () => {
+  const a = await rand([64, 64]);
+  await profiler.start();
+  const b = await a.matmul(a);
+  const ops = await profiler.stop();
+  const mm = ops.filter((o) => o.name === 'aten::mm' || o.name === 'aten::matmul');
+  expect(mm.length).toBeGreaterThanOrEqual(1);
+  for (const o of ops) expect(o.endUs).toBeGreaterThanOrEqual(o.startUs);
+  const matmul = ops.find((o) => o.name === 'aten::matmul')!;
+  const inner = ops.find((o) => o.name === 'aten::mm')!;
+  expect(matmul).toBeDefined();
+  expect(inner.startUs >= matmul.startUs && inner.endUs <= matmul.endUs).toBe(true);
+  await expect(profiler.stop()).rejects.toThrow(/profiler\.stop.*not running/);
+  a.dispose();
+  b.dispose();
+});
