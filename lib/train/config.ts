@@ -3,6 +3,7 @@
 // files (JSON or YAML). Shared keys at the top, then one section per method family
 // (`moco`, `dcluster`), each defined in its method file. Validation says which key is wrong
 // and what it expected; an unknown key is an error, never ignored.
+import { cuda } from '../runtime.js';
 import { bool, ConfigError, fail, num, oneOf, section, str, type Check } from './config-checks.js';
 import { DCLUSTER_CHECKS, DCLUSTER_DEFAULTS, type DClusterConfig } from './methods/dcluster-config.js';
 import { MOCO_CHECKS, MOCO_DEFAULTS, type MocoConfig } from './methods/moco-config.js';
@@ -91,7 +92,7 @@ export interface TrainConfig {
   moco: MocoConfig;
   /** DeepCluster-v2 / HEXA_DCluster settings. */
   dcluster: DClusterConfig;
-  /** 'cpu', 'cuda', 'cuda:N'. */
+  /** 'auto' (CUDA when a device is available, else the CPU), 'cpu', 'cuda', 'cuda:N'. Resolved when the config is. */
   device: string;
   seed: number;
   /** Output folder: checkpoints, metrics.jsonl, backbone.safetensors. */
@@ -138,7 +139,7 @@ export const DEFAULTS: TrainConfig = {
   hardViewStartEpoch: 0,
   moco: MOCO_DEFAULTS,
   dcluster: DCLUSTER_DEFAULTS,
-  device: 'cpu',
+  device: 'auto',
   seed: 0,
   out: 'runs/hexa',
   saveEvery: 10,
@@ -152,7 +153,7 @@ export const DEFAULTS: TrainConfig = {
   baselines: false,
 };
 
-const device: Check = (v, key) => (typeof v === 'string' && /^(cpu|cuda(:\d+)?)$/.test(v) ? v : fail(key, "'cpu', 'cuda' or 'cuda:N'", v));
+const device: Check = (v, key) => (typeof v === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(v) ? v : fail(key, "'auto', 'cpu', 'cuda' or 'cuda:N'", v));
 
 const ADVERSARIAL_CHECKS: Record<keyof AdversarialConfig, Check> = {
   norm: oneOf('linf', 'l2'),
@@ -230,6 +231,8 @@ export function resolveConfig(...layers: Array<Record<string, unknown> | undefin
     }
   }
   const c = out as unknown as TrainConfig;
+  // 'auto' becomes the device the run uses, so the banner, metrics and checkpoint name it.
+  if (c.device === 'auto') c.device = cuda.isAvailable() ? 'cuda' : 'cpu';
   if (!hasHardViews(c.method)) {
     // MoCo-v2 / DeepCluster-v2 are their HEXA variants with both hard views off.
     c.adversarial = null;

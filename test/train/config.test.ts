@@ -1,3 +1,4 @@
+import { cuda } from '../../lib/runtime.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, migrateConfig, resolveConfig } from '../../lib/train/config.js';
 import { presetOf } from '../../lib/train/methods/index.js';
@@ -78,7 +79,11 @@ describe('training config', () => {
     expect(() => resolveConfig({ batchSize: 0 })).toThrow(/batchSize must be an integer in \[1, 1000000\], got 0/);
     expect(() => resolveConfig({ lr: 'fast' })).toThrow(/lr must be a number/);
     expect(() => resolveConfig({ moco: { temperature: NaN } })).toThrow(/moco.temperature must be a number/);
-    expect(() => resolveConfig({ device: 'tpu' })).toThrow(/device must be 'cpu', 'cuda' or 'cuda:N'/);
+    expect(() => resolveConfig({ device: 'tpu' })).toThrow(/device must be 'auto', 'cpu', 'cuda' or 'cuda:N'/);
+    // 'auto' (the default) resolves to the device the run will use.
+    expect(resolveConfig({}).device).toBe(cuda.isAvailable() ? 'cuda' : 'cpu');
+    expect(resolveConfig({ device: 'auto' }).device).toBe(cuda.isAvailable() ? 'cuda' : 'cpu');
+    expect(resolveConfig({ device: 'cpu' }).device).toBe('cpu');
     expect(() => resolveConfig({ adversarial: { steps: 1.5 } })).toThrow(/adversarial.steps must be an integer/);
   });
 });
