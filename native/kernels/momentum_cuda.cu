@@ -1,7 +1,10 @@
 // Momentum update on CUDA, multi-tensor style (as PyTorch's multi_tensor_apply): the kernel
 // takes a by-value struct of target/source pointers, sizes and cumulative chunk counts for
-// up to kMaxTensors pairs; each block walks 64Ki-element chunks, finds its tensor by a
+// up to kMaxTensors pairs; each block walks 8Ki-element chunks, finds its tensor by a
 // binary search over the chunk counts, and blends with 16-byte accesses where aligned.
+// Why 8Ki elements and 256 threads (was 64Ki and 512): ResNet-18's 11.7M parameters made only
+// ~180 blocks of 512 threads, under half of what an H200's 132 SMs hold at once, and the
+// update reached 0.39x torch._foreach_lerp_; 8Ki chunks give ~1,400 blocks (over one full wave).
 // One launch per dtype for each kMaxTensors pairs (ResNet-18: 1 launch, ResNet-50: 2).
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -15,6 +18,8 @@ namespace {
 
 // 120 pairs keep the struct (4 × 8 bytes per pair) under the classic 4 KiB kernel-argument limit.
 constexpr int kMaxTensors = 120;
+constexpr int64_t kChunk = int64_t{1} << 13;
+constexpr int kThreads = 256;
 
 struct TensorBatch {
   void* target[kMaxTensors];
@@ -35,8 +40,8 @@ __global__ void blendChunks(TensorBatch batch, T m, T oneMinusM) {
       if (batch.firstChunk[mid] <= chunk) lo = mid;
       else hi = mid - 1;
     }
-    const int64_t begin = (chunk - batch.firstChunk[lo]) * kMomentumChunk;
-    const int64_t length = min(kMomentumChunk, batch.size[lo] - begin);
+    const int64_t begin = (chunk - batch.firstChunk[lo]) * kChunk;
+    const int64_t length = min(kChunk, batch.size[lo] - begin);
     T* t = static_cast<T*>(batch.target[lo]) + begin;
     const T* s = static_cast<const T*>(batch.source[lo]) + begin;
     int64_t done = 0;
@@ -59,7 +64,7 @@ template <class T>
 void launch(const TensorBatch& batch, double m, cudaStream_t stream) {
   const int64_t chunks = batch.firstChunk[batch.count];
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(chunks, 65535));
-  blendChunks<T><<<blocks, 512, 0, stream>>>(batch, static_cast<T>(m), static_cast<T>(1 - m));
+  blendChunks<T><<<blocks, kThreads, 0, stream>>>(batch, static_cast<T>(m), static_cast<T>(1 - m));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -84,7 +89,7 @@ void momentumUpdateCuda(const std::vector<at::Tensor>& targets, const std::vecto
       batch.target[c] = targets[i].data_ptr();
       batch.source[c] = sources[i].const_data_ptr();
       batch.size[c] = targets[i].numel();
-      batch.firstChunk[c + 1] = batch.firstChunk[c] + (batch.size[c] + kMomentumChunk - 1) / kMomentumChunk;
+      batch.firstChunk[c + 1] = batch.firstChunk[c] + (batch.size[c] + kChunk - 1) / kChunk;
       batch.count = c + 1;
       if (batch.count == kMaxTensors) flush();
     }
