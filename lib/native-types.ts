@@ -76,6 +76,7 @@ export interface NativeTrainerOptions {
   arch?: string;
   width?: number;
   cifarStem?: boolean;
+  channelsLast?: boolean;
   outDim?: number;
   headHidden?: number;
   mean?: number[];

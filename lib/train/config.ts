@@ -64,6 +64,12 @@ export interface TrainConfig {
   width: number;
   /** 3x3 stem without max-pool, for 32x32 images (default: on when images are <= 64 px). */
   cifarStem: boolean | 'auto';
+  /**
+   * Run the network's activations in channels_last (NHWC) memory format: faster convolutions on
+   * CPU (oneDNN) and GPU (cuDNN); weights and checkpoints are the same either way. Runs saved
+   * before this option existed resume with it off, as they were trained.
+   */
+  channelsLast: boolean;
   epochs: number;
   batchSize: number;
   /** Base learning rate for a batch of 256 (scaled linearly by batchSize / 256). */
@@ -124,6 +130,7 @@ export const DEFAULTS: TrainConfig = {
   arch: 'resnet18',
   width: 64,
   cifarStem: 'auto',
+  channelsLast: true,
   epochs: 200,
   batchSize: 256,
   lr: 0.03,
@@ -175,6 +182,7 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   arch: oneOf('resnet18', 'resnet50'),
   width: num(1, 1024, true),
   cifarStem: (v, key) => (v === 'auto' ? 'auto' : bool(v, key)),
+  channelsLast: bool,
   epochs: num(0, 1e6, true),
   batchSize: num(1, 1e6, true),
   lr: num(0, 100),
@@ -267,5 +275,7 @@ export function migrateConfig(saved: Record<string, unknown>): Record<string, un
   }
   if (Object.keys(moved).length) c.moco = { ...(c.moco as object), ...moved };
   if (c.adversarial && typeof c.adversarial === 'object' && !('norm' in c.adversarial)) c.adversarial = { norm: 'linf', ...c.adversarial };
+  // Runs from before channels_last trained NCHW: resuming them keeps their numerics bitwise.
+  if (!('channelsLast' in c)) c.channelsLast = false;
   return c;
 }

@@ -67,6 +67,7 @@ CommonOptions ParseCommon(const Args& a, const Napi::Object& obj, const Options&
   bb.arch = o.choice("arch", {"resnet18", "resnet50"}, "resnet18");
   bb.width = o.integer("width", 64, 1, 1024);
   bb.cifarStem = o.boolean("cifarStem", true);
+  bb.channelsLast = o.boolean("channelsLast", false);
   c.encoder.outDim = o.integer("outDim", 128, 1, 65536);
   c.encoder.headHidden = o.integer("headHidden", 0, 0, 65536);
   c.encoder.mean = Triple(a, obj, "mean", c.encoder.mean);

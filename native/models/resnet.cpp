@@ -79,6 +79,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  if (options_.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   x = torch::relu(bn1(conv1(x)));
   if (!options_.cifarStem) x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));

@@ -20,6 +20,10 @@ struct ResNetOptions {
   int64_t width = 64;             // channels of the first stage (torchvision: 64)
   bool cifarStem = false;
   bool auxBN = false;
+  // Activations in NHWC (channels_last). Parameters stay NCHW-contiguous, so state dicts and
+  // gradients are unchanged; oneDNN's and cuDNN's convolutions run faster on NHWC input
+  // (measured on this 2-core CPU: ~25% less CPU time for a ResNet-18 w16 forward + backward).
+  bool channelsLast = false;
 };
 
 class ResNetImpl : public torch::nn::Module {

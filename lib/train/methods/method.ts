@@ -58,6 +58,7 @@ export function commonOptions(c: TrainConfig, context: MethodContext): NativeTra
     arch: c.arch,
     width: c.width,
     cifarStem: c.cifarStem === 'auto' ? context.viewSize <= 64 : c.cifarStem,
+    channelsLast: c.channelsLast,
     outDim: c.outDim,
     optimizer: c.optimizer,
     sgdMomentum: c.sgdMomentum,
