@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addon } from '../../lib/native.js';
+import { addon, userEnvironment } from '../../lib/native.js';
 
 export interface RefArray {
   data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -55,7 +55,9 @@ json.dump(res, open(os.path.join(d, 'out.json'), 'w'))
 export function pythonEnv(): { python: string; env: NodeJS.ProcessEnv } {
   const python = process.env.HEXA_PYTHON || 'python3';
   const lt = addon().libtorch;
-  const env = { ...process.env };
+  // The user's environment, not the OpenMP setting the addon's loader added for itself: the
+  // Python peers of the benchmarks run as a PyTorch user runs them.
+  const env = userEnvironment();
   if (lt.layout === 'wheel' && !process.env.HEXA_PYTHON) {
     env.PYTHONPATH = [lt.home, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   }
