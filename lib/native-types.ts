@@ -77,6 +77,7 @@ export interface NativeTrainerOptions {
   width?: number;
   cifarStem?: boolean;
   channelsLast?: boolean;
+  precision?: 'fp32' | 'bf16';
   outDim?: number;
   headHidden?: number;
   mean?: number[];

@@ -1,5 +1,9 @@
 #include "models/resnet.h"
 
+#include <ATen/autocast_mode.h>
+
+#include <optional>
+
 #include <torch/torch.h>
 
 namespace hexa::models {
@@ -78,12 +82,42 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
   }
 }
 
+namespace {
+// torch.autocast(device, dtype) for the current thread, restoring what was set before.
+class AutocastScope {
+ public:
+  AutocastScope(c10::DeviceType device, at::ScalarType dtype)
+      : device_(device),
+        wasEnabled_(at::autocast::is_autocast_enabled(device)),
+        wasDtype_(at::autocast::get_autocast_dtype(device)) {
+    at::autocast::set_autocast_enabled(device, true);
+    at::autocast::set_autocast_dtype(device, dtype);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    // The cast weights are cached while any autocast scope is open; the outermost one drops them.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(device_, wasEnabled_);
+    at::autocast::set_autocast_dtype(device_, wasDtype_);
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  c10::DeviceType device_;
+  bool wasEnabled_;
+  at::ScalarType wasDtype_;
+};
+}  // namespace
+
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   if (options_.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  std::optional<AutocastScope> autocast;
+  if (options_.computeDtype != at::kFloat) autocast.emplace(x.device().type(), options_.computeDtype);
   x = torch::relu(bn1(conv1(x)));
   if (!options_.cifarStem) x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
-  return x.mean({2, 3});
+  return x.mean({2, 3}).to(at::kFloat);
 }
 
 EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {

@@ -59,6 +59,7 @@ export function commonOptions(c: TrainConfig, context: MethodContext): NativeTra
     width: c.width,
     cifarStem: c.cifarStem === 'auto' ? context.viewSize <= 64 : c.cifarStem,
     channelsLast: c.channelsLast,
+    precision: c.precision,
     outDim: c.outDim,
     optimizer: c.optimizer,
     sgdMomentum: c.sgdMomentum,
