@@ -17,26 +17,35 @@ const size = 32, queueSize = 4096;
 
 console.log(environment());
 const rows: Row[] = [];
+// Ours as a user runs it (the defaults: float32, channels_last activations, no environment
+// settings) and with precision 'bf16'; the peers: PyTorch as written (default), tuned as
+// PyTorch's CPU performance guides advise (jemalloc; + channels_last), and with bf16 autocast.
+const tuned = device === 'cpu' ? tunedPeerEnv() : { name: '', env: {} };
 for (const method of ['moco', 'hexa-moco'] as const) {
-  const model = await TrainerModel.create(resolveConfig({ method, width, moco: { queueSize }, batchSize: n, device }), { viewSize: size, datasetSize: n });
-  const g = new Generator(0);
-  const vq = await (await rand([n, 3, size, size], { generator: g })).to(device);
-  const vk = await (await rand([n, 3, size, size], { generator: g })).to(device);
-  const ours = await time(() => model.stepViews([vq, vk], 0.03), { warmup: 1, minIters: iters, minMs: 0, maxIters: iters, device });
-  model.dispose();
-  const peerArgs = [method, String(n), String(width), String(size), String(queueSize), String(iters), device];
   const shape = `${n}x3x${size}x${size}, resnet18 w${width}, K=${queueSize}`;
-  const peer = runPeer(path.join(here, 'peers', 'moco_step.py'), peerArgs);
-  rows.push({ kernel: `${method} step`, shape, ours, peer: { name: 'PyTorch eager', timing: summarize(peer.times_ms as number[]) } });
-  // The tuned peer: what a PyTorch user who read a CPU tuning guide runs (ours needs no tuning).
-  if (device === 'cpu') {
-    const tuned = tunedPeerEnv();
-    const tunedPeer = runPeer(path.join(here, 'peers', 'moco_step.py'), peerArgs, tuned.env);
-    rows.push({ kernel: `${method} step`, shape, ours, peer: { name: `PyTorch eager + ${tuned.name}`, timing: summarize(tunedPeer.times_ms as number[]) } });
+  const peerArgs = [method, String(n), String(width), String(size), String(queueSize), String(iters), device];
+  const peer = (name: string, flags: string[], env: Record<string, string>) => ({
+    name, timing: summarize(runPeer(path.join(here, 'peers', 'moco_step.py'), [...peerArgs, ...flags], env).times_ms as number[]),
+  });
+  for (const precision of ['fp32', 'bf16'] as const) {
+    const model = await TrainerModel.create(resolveConfig({ method, width, moco: { queueSize }, batchSize: n, device, precision }), { viewSize: size, datasetSize: n });
+    const g = new Generator(0);
+    const vq = await (await rand([n, 3, size, size], { generator: g })).to(device);
+    const vk = await (await rand([n, 3, size, size], { generator: g })).to(device);
+    const ours = await time(() => model.stepViews([vq, vk], 0.03), { warmup: 1, minIters: iters, minMs: 0, maxIters: iters, device });
+    model.dispose();
+    const kernel = `${method} step${precision === 'bf16' ? ' (bf16)' : ''}`;
+    const tunedName = tuned.name ? ` + ${tuned.name}` : '';
+    const peers = precision === 'fp32'
+      ? [peer('PyTorch eager', [], {}), peer(`PyTorch${tunedName}`, [], tuned.env), peer(`PyTorch${tunedName} + channels_last`, ['channels_last'], tuned.env)]
+      : [peer(`PyTorch${tunedName} + channels_last + bf16 autocast`, ['channels_last', 'bf16'], tuned.env)];
+    for (const p of peers) rows.push({ kernel, shape, ours, peer: p });
   }
 }
 const images = await tensor(new Uint8Array(n * 3 * size * size).map((_, i) => (i * 37) % 256), [n, 3, size, size]).to(device);
 const aug = await time(() => scope(async () => applyAugment(images, await sampleAugment(n, size, size), size, size)), { warmup: 2, minIters: 10, minMs: 200, device });
 rows.push({ kernel: 'augment one view (sample + apply)', shape: `${n}x3x${size}x${size} uint8`, ours: aug });
 printTable(`one training iteration (${device})`, rows);
-for (const r of rows.filter((r) => r.kernel.endsWith('step'))) console.log(`${r.kernel}: ${((n / r.ours.medianMs) * 1000).toFixed(1)} images/s`);
+for (const r of new Map(rows.filter((r) => r.kernel.includes(' step')).map((r) => [r.kernel, r])).values()) {
+  console.log(`${r.kernel}: ${((n / r.ours.medianMs) * 1000).toFixed(1)} images/s`);
+}

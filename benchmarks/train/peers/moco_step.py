@@ -1,9 +1,11 @@
 # The PyTorch peer of one MoCo-v2 / HEXA_MoCo iteration on given views, written the way a
 # PyTorch user would (vectorised CutMix, PGD with autograd.grad, one backward of the summed
 # loss, torch.optim.SGD, a foreach momentum update). Prints one JSON line of timings.
-#   python moco_step.py <method> <batch> <width> <size> <queue> <iters> [device=cpu] [profile]
-# With `profile`, the timed steps run under torch.profiler and every recorded op is printed
-# ([name, start_us, end_us, thread]) for benchmarks/train/profile.ts.
+#   python moco_step.py <method> <batch> <width> <size> <queue> <iters> [device=cpu] [flags...]
+# Flags: `channels_last` (model and inputs NHWC) and `bf16` (torch.autocast around the model
+# passes), as PyTorch's performance guides advise; `profile`: the timed steps run under
+# torch.profiler and every recorded op is printed ([name, start_us, end_us, thread]) for
+# benchmarks/train/profile.ts.
 import json
 import os
 import sys
@@ -17,6 +19,7 @@ from moco_model import Encoder  # noqa: E402
 
 method, n, width, size, K, iters = sys.argv[1], *map(int, sys.argv[2:7])
 device = sys.argv[7] if len(sys.argv) > 7 else 'cpu'
+flags = set(sys.argv[8:])
 torch.set_default_device(device)  # every tensor below, the models' too, lives on the device
 sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
 torch.set_num_threads(2)
@@ -24,6 +27,15 @@ torch.manual_seed(0)
 tau, m, eps, alpha = 0.2, 0.99, 8 / 255, 2 / 255
 query, key = Encoder(width), Encoder(width)
 key.load_state_dict(query.state_dict())
+if 'channels_last' in flags:
+    query, key = query.to(memory_format=torch.channels_last), key.to(memory_format=torch.channels_last)
+autocast_device = 'cuda' if device.startswith('cuda') else 'cpu'
+
+
+def encode(model, x):
+    with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled='bf16' in flags):
+        return model(x).float()
+
 for p in key.parameters():
     p.requires_grad_(False)
 queue = F.normalize(torch.randn(K, 128), dim=1)
@@ -43,16 +55,16 @@ def info_nce(q, k, targets=None):
 def step(vq, vk):
     global ptr
     with torch.no_grad():
-        k = key(vk)
-    loss = info_nce(query(vq), k)
+        k = encode(key, vk)
+    loss = info_nce(encode(query, vq), k)
     if method == 'hexa-moco':
         saved = [b.clone() for b in bn_buffers]
         x = (vq + torch.empty_like(vq).uniform_(-eps, eps)).clamp(0, 1)
         for _ in range(2):
             x = x.detach().requires_grad_(True)
-            g, = torch.autograd.grad(info_nce(query(x), k), x)
+            g, = torch.autograd.grad(info_nce(encode(query, x), k), x)
             x = torch.min(torch.max(x.detach() + alpha * g.sign(), vq - eps), vq + eps).clamp(0, 1)
-        loss = loss + info_nce(query(x.detach()), k)
+        loss = loss + info_nce(encode(query, x.detach()), k)
         for b, s in zip(bn_buffers, saved):
             b.data.copy_(s)
         lam = torch.distributions.Beta(1.0, 1.0).sample((n,))
@@ -70,7 +82,7 @@ def step(vq, vk):
         t = torch.zeros(n, n + K)
         t[torch.arange(n), torch.arange(n)] += lam
         t[torch.arange(n), perm] += 1 - lam
-        loss = loss + info_nce(query(xm), k, t)
+        loss = loss + info_nce(encode(query, xm), k, t)
     opt.zero_grad()
     loss.backward()
     opt.step()
@@ -81,9 +93,11 @@ def step(vq, vk):
 
 
 vq, vk = torch.rand(n, 3, size, size), torch.rand(n, 3, size, size)
+if 'channels_last' in flags:
+    vq, vk = vq.contiguous(memory_format=torch.channels_last), vk.contiguous(memory_format=torch.channels_last)
 step(vq, vk)
 sync()
-if len(sys.argv) > 8 and sys.argv[8] == 'profile':
+if 'profile' in flags:
     step(vq, vk)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         t = time.perf_counter()
