@@ -79,6 +79,9 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     const out = await zeros(shape, { device });
     const linfOut = await time(() => kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP, out }), { device });
     rows.push(row('pgdStep linf (out)', label, linfOut, peers, `pgd-linf-eager/${key}`, bytes4));
+    // As a user calls it: a new result tensor every call (the CPU caching allocator's case).
+    const linfNew = await time(async () => (await kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP })).dispose(), { device });
+    rows.push(row('pgdStep linf (new tensor)', label, linfNew, peers, `pgd-linf-eager/${key}`, bytes4));
     const linfInplace = await time(() => kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP, inplace: true }), { device });
     rows.push(row('pgdStep linf (inplace)', label, linfInplace, peers, `pgd-linf-inplace/${key}`, bytes4));
     const l2 = await time(() => kernels.pgdStep(xa, xc, g, { eps: 10 * EPS, stepSize: 10 * STEP, norm: 'l2', out }), { device });
@@ -89,6 +92,8 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     const cut = await time(() => kernels.cutmix(xc, { ...layout, out }), { device });
     rows.push(row('cutmix (out)', label, cut, peers, `cutmix-loop/${key}`, bytes2));
     rows.push(row('cutmix (out)', label, cut, peers, `cutmix-vectorised/${key}`, bytes2));
+    const cutNew = await time(async () => (await kernels.cutmix(xc, layout)).dispose(), { device });
+    rows.push(row('cutmix (new tensor)', label, cutNew, peers, `cutmix-loop/${key}`, bytes2));
     const cutInplace = await time(() => kernels.cutmix(out, { ...layout, inplace: true }), { device });
     rows.push({ kernel: 'cutmix (inplace: moves box pixels only)', shape: label, ours: cutInplace });
     for (const t of [xc, xa, g, out, layout.boxes, layout.perm, layout.lambda]) t.dispose();
