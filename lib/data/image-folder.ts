@@ -43,8 +43,9 @@ export interface ImageFolderOptions {
   validate?: 'lazy' | 'headers';
   /**
    * Decodes (and header checks) in flight at once, each on a thread of libuv's pool. Default:
-   * the pool's size (UV_THREADPOOL_SIZE, else 4) minus 1, leaving a thread for hexa's own
-   * async tensor ops, which share that pool.
+   * the pool's size (UV_THREADPOOL_SIZE, else 4) minus 1, leaving a thread for file-system
+   * calls (checkpoint and metrics writes), which share that pool. (Tensor ops do not: they run
+   * on the compute thread.)
    */
   concurrency?: number;
   /** Bytes of decoded images to keep in memory (first come, first kept). Default 0: none. */
