@@ -1,32 +1,40 @@
 #include "runtime/profiler.h"
 
-#include <torch/csrc/autograd/profiler_kineto.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+#include <vector>
 
 namespace hexa::runtime {
 
 namespace profiler = torch::autograd::profiler;
-using torch::profiler::impl::ActivityType;
 using torch::profiler::impl::ProfilerConfig;
 using torch::profiler::impl::ProfilerState;
 
+// LibTorch's CPU-side ("legacy") profiler: the op ranges torch.profiler records on the CPU,
+// without Kineto, whose client registered on the main thread at load and prints warnings to
+// stderr when driven from another thread (ours: the compute thread).
 void StartProfiler() {
   TORCH_CHECK(!torch::profiler::impl::profilerEnabled(), "the profiler is already running");
-  std::set<ActivityType> activities{ActivityType::CPU};
-#ifdef HEXA_WITH_CUDA
-  activities.insert(ActivityType::CUDA);
-#endif
-  const ProfilerConfig config(ProfilerState::KINETO);
-  profiler::prepareProfiler(config, activities);
-  profiler::enableProfiler(config, activities);
+  profiler::enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU));
 }
 
 std::vector<ProfiledOp> StopProfiler() {
   TORCH_CHECK(torch::profiler::impl::profilerEnabled(), "the profiler is not running");
-  std::unique_ptr<profiler::ProfilerResult> result = profiler::disableProfiler();
+  profiler::thread_event_lists lists = profiler::disableProfilerLegacy();
   std::vector<ProfiledOp> out;
-  out.reserve(result->events().size());
-  for (const profiler::KinetoEvent& e : result->events()) {
-    out.push_back({e.name(), e.startNs(), e.endNs(), e.startThreadId()});
+  for (const auto& list : lists) {
+    // Ranges arrive as push/pop pairs in order per thread: a stack pairs them.
+    std::vector<const profiler::LegacyEvent*> open;
+    for (const profiler::LegacyEvent& e : list) {
+      if (e.kind() == profiler::EventKind::PushRange) {
+        open.push_back(&e);
+      } else if (e.kind() == profiler::EventKind::PopRange && !open.empty()) {
+        const profiler::LegacyEvent& start = *open.back();
+        open.pop_back();
+        out.push_back({start.name(), static_cast<uint64_t>(start.cpuUs() * 1e3), static_cast<uint64_t>(e.cpuUs() * 1e3),
+                       start.threadId()});
+      }
+    }
   }
   return out;
 }
