@@ -24,20 +24,26 @@ export function summarize(samplesMs: number[]): Timing {
  * Times an async function: `warmup` untimed runs, then runs until `minMs` and `minIters` are
  * both reached. On a CUDA `device` every run ends with cuda.synchronize() (our ops resolve
  * once their GPU work is queued), as the Python peers call torch.cuda.synchronize().
+ * `backToBack: k` times k calls in a row with one synchronize and reports the time per call:
+ * the sustained rate of a bandwidth-bound kernel, which one synchronize per call hides behind
+ * its round trip on a fast GPU.
  */
 export async function time(
   fn: () => Promise<unknown>,
-  opts: { warmup?: number; minIters?: number; minMs?: number; maxIters?: number; device?: string } = {},
+  opts: { warmup?: number; minIters?: number; minMs?: number; maxIters?: number; device?: string; backToBack?: number } = {},
 ): Promise<Timing> {
-  const { warmup = 3, minIters = 10, minMs = 500, maxIters = 200 } = opts;
-  const run = opts.device?.startsWith('cuda') ? async () => (await fn(), await cuda.synchronize()) : fn;
+  const { warmup = 3, minIters = 10, minMs = 500, maxIters = 200, backToBack = 1 } = opts;
+  const calls = async () => {
+    for (let i = 0; i < backToBack; i++) await fn();
+  };
+  const run = opts.device?.startsWith('cuda') ? async () => (await calls(), await cuda.synchronize()) : calls;
   for (let i = 0; i < warmup; i++) await run();
   const samples: number[] = [];
   const start = performance.now();
   while (samples.length < maxIters && (samples.length < minIters || performance.now() - start < minMs)) {
     const t0 = performance.now();
     await run();
-    samples.push(performance.now() - t0);
+    samples.push((performance.now() - t0) / backToBack);
   }
   return summarize(samples);
 }

@@ -58,6 +58,9 @@ function row(kernel: string, shape: string, ours: Timing, peers: PeerTimings, pe
   return { kernel, shape, ours, peer: timing ? { name: `torch ${peerKey.split('/')[0]}`, timing } : undefined, bytes };
 }
 
+// Back-to-back calls per timed sample on CUDA (one synchronize), as the peer's '-b2b' entries.
+const BACK_TO_BACK = 20;
+
 export async function benchmark(opts: { device: string; copyGBs: number }): Promise<Row[]> {
   const device = opts.device as Device;
   const threads = info().threads;
@@ -79,6 +82,10 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     const out = await zeros(shape, { device });
     const linfOut = await time(() => kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP, out }), { device });
     rows.push(row('pgdStep linf (out)', label, linfOut, peers, `pgd-linf-eager/${key}`, bytes4));
+    if (device.startsWith('cuda')) {
+      const b2b = await time(() => kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP, out }), { device, backToBack: BACK_TO_BACK });
+      rows.push(row(`pgdStep linf (out), ${BACK_TO_BACK} back-to-back`, label, b2b, peers, `pgd-linf-eager-b2b/${key}`, bytes4));
+    }
     // As a user calls it: a new result tensor every call (the CPU caching allocator's case).
     const linfNew = await time(async () => (await kernels.pgdStep(xa, xc, g, { eps: EPS, stepSize: STEP })).dispose(), { device });
     rows.push(row('pgdStep linf (new tensor)', label, linfNew, peers, `pgd-linf-eager/${key}`, bytes4));
@@ -110,6 +117,10 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     const label = `${name}: ${shapes.length} tensors, ${(total / 1e6).toFixed(2)}M`;
     for (const peer of ['momentum-loop', 'momentum-foreach-lerp', 'momentum-foreach-mul-add'])
       rows.push(row('momentumUpdate', label, ours, peers, `${peer}/${name}`, 3 * 4 * total));
+    if (device.startsWith('cuda')) {
+      const b2b = await time(() => kernels.momentumUpdate(target, source, 0.999), { device, backToBack: BACK_TO_BACK });
+      rows.push(row(`momentumUpdate, ${BACK_TO_BACK} back-to-back`, label, b2b, peers, `momentum-foreach-lerp-b2b/${name}`, 3 * 4 * total));
+    }
     for (const t of [...target, ...source]) t.dispose();
   }
 

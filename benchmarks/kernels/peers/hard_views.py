@@ -20,7 +20,14 @@ def sync():
         torch.cuda.synchronize()
 
 
-def bench(name, fn, warmup=3, min_iters=10, min_s=0.5, max_iters=200):
+# On CUDA each timed sample is also taken as BACK_TO_BACK calls with one synchronize (name
+# suffix '-b2b'): the sustained rate of bandwidth-bound kernels, as benchmarks/harness.ts does.
+BACK_TO_BACK = 20
+
+
+def bench(name, fn, warmup=3, min_iters=10, min_s=0.5, max_iters=200, back_to_back=1):
+    if back_to_back == 1 and device.type == 'cuda':
+        bench(name + '-b2b', fn, warmup, min_iters, min_s, max_iters, BACK_TO_BACK)
     for _ in range(warmup):
         fn()
     sync()
@@ -28,9 +35,10 @@ def bench(name, fn, warmup=3, min_iters=10, min_s=0.5, max_iters=200):
     start = time.perf_counter()
     while len(samples) < max_iters and (len(samples) < min_iters or time.perf_counter() - start < min_s):
         t0 = time.perf_counter()
-        fn()
+        for _ in range(back_to_back):
+            fn()
         sync()
-        samples.append((time.perf_counter() - t0) * 1e3)
+        samples.append((time.perf_counter() - t0) * 1e3 / back_to_back)
     samples.sort()
     q = lambda p: samples[min(len(samples) - 1, max(0, round(p * (len(samples) - 1))))]
     results[name] = {'medianMs': q(0.5), 'iqrMs': q(0.75) - q(0.25), 'samples': len(samples)}
