@@ -15,13 +15,15 @@ import { knnTop1, openTrainSet, resumeCheckpoint, resumedConfig, train, type Ste
 import { pixelFeatures } from '../eval/knn.js';
 import { openDataset } from '../data/index.js';
 
-class UsageError extends Error {}
+import { UsageError } from './flag-table.js';
+import { runEval } from './eval-command.js';
 
 const USAGE = `usage:
   hexa train [--config file.json|yaml] [--method ${METHODS.join('|')}]
              [--data cifar10|mnist:<dir>|<image folder>] [--arch resnet18|resnet50] [--epochs N]
              [--batch-size N] [--device cpu|cuda|cuda:N] [--out DIR] [--resume [checkpoint.json]]
              [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]
+  hexa eval <run dir | checkpoint.json | weights.safetensors> [flags]   (hexa eval --help)
   hexa info
 With no arguments, hexa train runs the embedded default: HEXA_MoCo on a CIFAR-10 subset,
 sized for a 2-core CPU, ending with kNN top-1 next to two baselines; --method alone runs that
@@ -177,7 +179,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'train') return await runTrain(rest);
-    throw new UsageError(`unknown command '${command}' (hexa train | hexa info)`);
+    if (command === 'eval') return await runEval(rest);
+    throw new UsageError(`unknown command '${command}' (hexa train | hexa eval | hexa info)`);
   } catch (e) {
     process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}hexa: ${(e as Error).message}\n`);
     return e instanceof UsageError ? 2 : 1;

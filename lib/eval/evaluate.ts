@@ -62,7 +62,7 @@ export const EVALUATE_DEFAULTS = {
   knnK: 200,
   knnTemperature: 0.1,
   fractions: [0.01, 0.1],
-  fineTuneSteps: 200,
+  fineTuneSteps: 100,
   fineTuneBatchSize: 64,
   seed: 0,
 };
@@ -268,7 +268,7 @@ export async function evaluate(source: string, options: EvaluateOptions = {}): P
             subsetFile,
             JSON.stringify({ data, fraction, seed: o.seed, trainImages: train.labelList.length, datasetIndices: Array.from(idx, (i) => splits.trainIdx[i]), labels: Array.from(idx, (i) => train.labelList[i]) }) + '\n',
           ]);
-          const lrs = swavSemisupLrs(fraction, o.fineTuneBatchSize);
+          const lrs = swavSemisupLrs(fraction);
           for (const [name, b] of backbones) {
             await scope(async () => {
               const phase = `fine-tune ${100 * fraction}% (${name})`;

@@ -12,6 +12,8 @@ export interface LinearProbeOptions {
   /** Weight decays tried. */
   weightDecays?: number[];
   epochs?: number;
+  /** Epochs of each sweep run (they only rank the settings; the final run has `epochs`). */
+  sweepEpochs?: number;
   batchSize?: number;
   momentum?: number;
   /** Fraction of the training split held out to choose lr and weight decay. */
@@ -23,6 +25,7 @@ export const LINEAR_PROBE_DEFAULTS: Required<LinearProbeOptions> = {
   lrs: [0.01, 0.1, 1],
   weightDecays: [0, 1e-4],
   epochs: 100,
+  sweepEpochs: 25,
   batchSize: 256,
   momentum: 0.9,
   heldOut: 0.1,
@@ -88,7 +91,7 @@ export async function linearProbe(
     for (const lr of o.lrs) {
       for (const weightDecay of o.weightDecays) {
         const heldOutTop1 = await scope(async () => {
-          const c = await trainLinearClassifier(fit.features, fit.labels, { ...common, lr, weightDecay });
+          const c = await trainLinearClassifier(fit.features, fit.labels, { ...common, epochs: o.sweepEpochs, lr, weightDecay });
           return (await classifierAccuracy(val.features, val.labels, c)).top1;
         });
         sweep.push({ lr, weightDecay, heldOutTop1 });
