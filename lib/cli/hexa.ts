@@ -17,6 +17,7 @@ import { openDataset } from '../data/index.js';
 
 import { UsageError } from './flag-table.js';
 import { runEval } from './eval-command.js';
+import { runExport } from './export-command.js';
 
 const USAGE = `usage:
   hexa train [--config file.json|yaml] [--method ${METHODS.join('|')}]
@@ -24,6 +25,7 @@ const USAGE = `usage:
              [--batch-size N] [--device cpu|cuda|cuda:N] [--out DIR] [--resume [checkpoint.json]]
              [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]
   hexa eval <run dir | checkpoint.json | weights.safetensors> [flags]   (hexa eval --help)
+  hexa export <run dir | checkpoint.json | weights.safetensors> [--out PREFIX]   (.safetensors + PyTorch .pt)
   hexa info
 With no arguments, hexa train runs the embedded default: HEXA_MoCo on a CIFAR-10 subset,
 sized for a 2-core CPU, ending with kNN top-1 next to two baselines; --method alone runs that
@@ -180,7 +182,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'train') return await runTrain(rest);
     if (command === 'eval') return await runEval(rest);
-    throw new UsageError(`unknown command '${command}' (hexa train | hexa eval | hexa info)`);
+    if (command === 'export') return await runExport(rest);
+    throw new UsageError(`unknown command '${command}' (hexa train | hexa eval | hexa export | hexa info)`);
   } catch (e) {
     process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}hexa: ${(e as Error).message}\n`);
     return e instanceof UsageError ? 2 : 1;

@@ -3,7 +3,8 @@
 // safetensors), what architecture they are, and the input normalisation they expect.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadSafetensors } from '../checkpoint/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../checkpoint/safetensors.js';
+import { saveTorchStateDict } from '../checkpoint/torch-save.js';
 import { native } from '../native.js';
 import type { NativeBackboneSpec } from '../native-types.js';
 import { handleOf, scope, tensor, Tensor } from '../tensor.js';
@@ -66,6 +67,15 @@ export function nativeSpec(spec: BackboneSpec): NativeBackboneSpec {
 
 export const handlesOf = (state: Record<string, Tensor>) => Object.fromEntries(Object.entries(state).map(([k, t]) => [k, handleOf(t)]));
 
+/** The mean/std exportTorchvision records in the metadata (older exports have none). */
+function savedNormalization(metadata: Record<string, string>): { mean: number[]; std: number[] } | null {
+  const parse = (v?: string) => (v ? v.split(',').map(Number) : []);
+  const mean = parse(metadata.mean);
+  const std = parse(metadata.std);
+  const ok = mean.length === 3 && std.length === 3 && [...mean, ...std].every(Number.isFinite) && std.every((x) => x > 0);
+  return ok ? { mean, std } : null;
+}
+
 /** A hexa-torch trainer's backbone (its config decides the architecture). */
 async function fromTrainer(model: TrainerModel, source: string): Promise<Backbone> {
   const state = await model.backboneState();
@@ -115,7 +125,7 @@ export async function loadBackbone(source: string, normalization?: { mean: numbe
     let spec: BackboneSpec;
     try {
       const ours = metadata.format === 'torchvision-resnet-backbone';
-      spec = { ...specOfState(state, file), ...(ours ? CIFAR_NORMALIZATION : IMAGENET_NORMALIZATION) };
+      spec = { ...specOfState(state, file), ...(ours ? (savedNormalization(metadata) ?? CIFAR_NORMALIZATION) : IMAGENET_NORMALIZATION) };
     } catch (e) {
       Object.values(state).forEach((t) => t.dispose());
       throw e;
@@ -150,4 +160,39 @@ export async function untrainedBackbone(spec: BackboneSpec, seed: number): Promi
 /** Pooled features [N, D] (float32, CPU) of uint8 images [N, C, H, W]; the network in eval mode. */
 export async function backboneFeatures(b: Backbone, images: Tensor, batchSize = 256): Promise<Tensor> {
   return scope(async () => new Tensor(await native().backboneFeatures(handlesOf(b.state), handleOf(images), { ...nativeSpec(b.spec), batchSize })));
+}
+
+/**
+ * Writes the backbone of `source` (as loadBackbone reads it) with torchvision's names as
+ * `<prefix>.safetensors` and as a PyTorch state-dict file `<prefix>.pt` (torch.load(f,
+ * weights_only=True) reads it; see docs/evaluation.md for loading it into torchvision).
+ */
+export async function exportTorchvision(source: string, prefix: string): Promise<{ safetensors: string; pt: string; spec: BackboneSpec }> {
+  const b = await loadBackbone(source);
+  try {
+    const files = { safetensors: `${prefix}.safetensors`, pt: `${prefix}.pt` };
+    const { spec } = b;
+    const metadata = { format: 'torchvision-resnet-backbone', arch: spec.arch, width: String(spec.width), cifarStem: String(spec.cifarStem), mean: spec.mean.join(','), std: spec.std.join(',') };
+    if (path.resolve(files.safetensors) !== path.resolve(source)) await saveSafetensors(files.safetensors, b.state, metadata);
+    // torchvision's state_dict order: parameters and buffers as the modules define them.
+    const names = Object.keys(b.state).sort(torchvisionOrder);
+    await saveTorchStateDict(files.pt, Object.fromEntries(names.map((k) => [k, b.state[k]])));
+    return { ...files, spec };
+  } finally {
+    b.dispose();
+  }
+}
+
+/** conv1, bn1, layer1.0.conv1, ..., layer1.0.downsample.0, ...; within a BN: weight, bias, running_mean, running_var, num_batches_tracked. */
+function torchvisionOrder(a: string, b: string): number {
+  const key = (s: string) =>
+    s.split('.').map((part) => {
+      const within = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'].indexOf(part);
+      if (within >= 0) return `~${within}`;
+      return /^\d+$/.test(part) ? part.padStart(4, '0') : part.replace(/^(conv|bn)(\d)$/, (_, k: string, n: string) => `${n}${k === 'conv' ? 0 : 1}`);
+    });
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < Math.min(ka.length, kb.length); i++) if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
+  return ka.length - kb.length;
 }
