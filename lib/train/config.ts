@@ -112,6 +112,8 @@ export interface TrainConfig {
   logEvery: number;
   /** At the end, also print the kNN top-1 of the same network untrained and of raw pixels. */
   baselines: boolean;
+  /** Start pre-training from these torchvision-named backbone weights (safetensors: hexa export's, or a torchvision resnet18/50 state dict); null = torchvision's random initialisation. */
+  init: string | null;
 }
 
 /** The defaults: HEXA_MoCo on CIFAR-10 as the method doc gives them for CIFAR. */
@@ -150,6 +152,7 @@ export const DEFAULTS: TrainConfig = {
   threads: 0,
   logEvery: 20,
   baselines: false,
+  init: null,
 };
 
 const device: Check = (v, key) => (typeof v === 'string' && /^(cpu|cuda(:\d+)?)$/.test(v) ? v : fail(key, "'cpu', 'cuda' or 'cuda:N'", v));
@@ -201,6 +204,7 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   threads: num(0, 1024, true),
   logEvery: num(1, 1e9, true),
   baselines: bool,
+  init: (v, key) => (v === null ? null : str(v, key)),
 };
 
 /** Every known top-level key, for messages and the CLI. */
