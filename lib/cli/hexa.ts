@@ -18,6 +18,7 @@ import { openDataset } from '../data/index.js';
 import { UsageError } from './flag-table.js';
 import { runEval } from './eval-command.js';
 import { runExport } from './export-command.js';
+import { runPlot, runReport } from './report-commands.js';
 
 const USAGE = `usage:
   hexa train [--config file.json|yaml] [--method ${METHODS.join('|')}]
@@ -26,6 +27,8 @@ const USAGE = `usage:
              [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]
   hexa eval <run dir | checkpoint.json | weights.safetensors> [flags]   (hexa eval --help)
   hexa export <run dir | checkpoint.json | weights.safetensors> [--out PREFIX]   (.safetensors + PyTorch .pt)
+  hexa plot <run dir> [--out DIR]        (training curves, SVG + PNG)
+  hexa report <run dir> [--out FILE]     (one self-contained HTML page)
   hexa info
 With no arguments, hexa train runs the embedded default: HEXA_MoCo on a CIFAR-10 subset,
 sized for a 2-core CPU, ending with kNN top-1 next to two baselines; --method alone runs that
@@ -183,7 +186,9 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'train') return await runTrain(rest);
     if (command === 'eval') return await runEval(rest);
     if (command === 'export') return await runExport(rest);
-    throw new UsageError(`unknown command '${command}' (hexa train | hexa eval | hexa export | hexa info)`);
+    if (command === 'plot') return await runPlot(rest);
+    if (command === 'report') return await runReport(rest);
+    throw new UsageError(`unknown command '${command}' (hexa train | hexa eval | hexa export | hexa plot | hexa report | hexa info)`);
   } catch (e) {
     process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}hexa: ${(e as Error).message}\n`);
     return e instanceof UsageError ? 2 : 1;
