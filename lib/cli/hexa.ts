@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { info } from '../runtime.js';
-import { CONFIG_KEYS, ConfigError, DEFAULTS, METHODS, RESUME_OVERRIDABLE, resolveConfig, type Method, type TrainConfig } from '../train/config.js';
+import { CONFIG_KEYS, ConfigError, DEFAULTS, hasHardViews, METHODS, RESUME_OVERRIDABLE, resolveConfig, type Method, type TrainConfig } from '../train/config.js';
 import { presetOf } from '../train/methods/index.js';
 import { TrainerModel } from '../train/model.js';
 import { knnTop1, openTrainSet, resumeCheckpoint, resumedConfig, train, type StepLog } from '../train/run.js';
@@ -19,6 +19,9 @@ import { UsageError } from './flag-table.js';
 import { runEval } from './eval-command.js';
 import { runExport } from './export-command.js';
 import { runPlot, runReport } from './report-commands.js';
+import { flagHelp } from './flag-table.js';
+import { trainFlagDocs } from './config-docs.js';
+import { PhaseEta } from './eta.js';
 
 const USAGE = `usage:
   hexa train [--config file.json|yaml] [--method ${METHODS.join('|')}]
@@ -81,8 +84,7 @@ function formatDuration(s: number): string {
   return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 }
 
-function progressLine(l: StepLog, epochs: number): string {
-  const eta = (l.totalSteps - l.globalStep - 1) / Math.max(1e-9, (l.globalStep + 1) / l.elapsedSeconds);
+function progressLine(l: StepLog, epochs: number, eta: number): string {
   const terms = (['lossClean', 'lossAdv', 'lossMix'] as const).filter((k) => k in l).map((k) => `${k.slice(4).toLowerCase()} ${Number(l[k]).toFixed(3)}`);
   return (
     `epoch ${l.epoch + 1}/${epochs} step ${l.epochStep + 1}/${l.stepsPerEpoch} loss ${l.loss.toFixed(3)} ` +
@@ -125,7 +127,20 @@ function configFromFlags(flags: Record<string, unknown>): TrainConfig {
   }
 }
 
+const TRAIN_USAGE = (method: Method) => `usage: hexa train [flags]
+Pre-trains a backbone (${METHODS.join(', ')}). With no flags: the embedded default (HEXA_MoCo's
+CPU preset); --method alone runs that method's preset; --config reads a file of config keys
+instead of the preset. Defaults are the full recipe's; "preset" is ${method}'s CPU preset's value.
+Sections take --section.key (--moco.queue-size 8192); --adversarial off switches a hard view off.
+flags:
+${flagHelp(trainFlagDocs(method))}`;
+
 async function runTrain(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const m = argv[argv.indexOf('--method') + 1];
+    process.stdout.write(TRAIN_USAGE((METHODS as string[]).includes(m) ? (m as Method) : DEFAULTS.method) + '\n');
+    return 0;
+  }
   const config = configFromFlags(parseFlags(argv));
   const tty = process.stderr.isTTY;
   let stop = false;
@@ -138,12 +153,14 @@ async function runTrain(argv: string[]): Promise<number> {
   const i = info();
   say(`${config.resume ? 'resuming ' : ''}${config.method} on ${config.data}${config.trainSubset ? ` (first ${config.trainSubset} images)` : ''}, ${config.arch} width ${config.width}, ` +
     `${config.epochs} epochs, batch ${config.batchSize}, ${config.device} (LibTorch ${i.libtorch.version}, ${i.threads} threads) -> ${config.out}`);
+  const eta = new PhaseEta(hasHardViews(config.method) ? config.hardViewStartEpoch : Infinity);
   const result = await train(config, {
     onMessage: say,
     stopRequested: () => stop,
     onStep: (l) => {
-      if (tty) process.stderr.write(`\r\x1b[K${progressLine(l, config.epochs)}`);
-      else if ((l.globalStep + 1) % config.logEvery === 0 || l.epochStep + 1 === l.stepsPerEpoch) say(progressLine(l, config.epochs));
+      const left = eta.update(l);
+      if (tty) process.stderr.write(`\r\x1b[K${progressLine(l, config.epochs, left)}`);
+      else if ((l.globalStep + 1) % config.logEvery === 0 || l.epochStep + 1 === l.stepsPerEpoch) say(progressLine(l, config.epochs, left));
     },
     onEpoch: (e) => {
       const k = e.setup ? Object.entries(e.setup).filter(([n]) => /^kmeans0\./.test(n)).map(([n, v]) => `${n.slice(8)} ${Number.isInteger(v) ? v : v.toFixed(3)}`) : [];

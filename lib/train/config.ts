@@ -58,21 +58,27 @@ export interface TrainConfig {
   trainSubset: number;
   /** Side of the square training views; 0 = the dataset's own size. */
   imageSize: number;
+  /** 'resnet18' or 'resnet50' (torchvision's layouts and names). */
   arch: Arch;
   /** Channels of the first ResNet stage (torchvision: 64). */
   width: number;
   /** 3x3 stem without max-pool, for 32x32 images (default: on when images are <= 64 px). */
   cifarStem: boolean | 'auto';
+  /** Passes over the training images. */
   epochs: number;
+  /** Images per step. */
   batchSize: number;
   /** Base learning rate for a batch of 256 (scaled linearly by batchSize / 256). */
   lr: number;
   /** The learning rate the cosine schedule ends at (swav final_lr, solo-learn min_lr), not scaled. */
   finalLr: number;
+  /** Epochs of linear learning-rate warm-up before the cosine schedule. */
   warmupEpochs: number;
   /** 'sgd' or 'lars' (LARS wraps the same SGD, as swav's LARC). */
   optimizer: 'sgd' | 'lars';
+  /** SGD momentum. */
   sgdMomentum: number;
+  /** L2 weight decay added to the gradient (torch.optim.SGD's). */
   weightDecay: number;
   /** LARS settings (used when optimizer is 'lars'). */
   lars: LarsConfig;
@@ -93,6 +99,7 @@ export interface TrainConfig {
   dcluster: DClusterConfig;
   /** 'cpu', 'cuda', 'cuda:N'. */
   device: string;
+  /** Seed of the initialisation, the data order and every random draw of the run. */
   seed: number;
   /** Output folder: checkpoints, metrics.jsonl, backbone.safetensors. */
   out: string;
@@ -102,7 +109,9 @@ export interface TrainConfig {
   resume: boolean | string;
   /** kNN monitor every N epochs (0 = only at the end; -1 = never); labelled data only. */
   knnEvery: number;
+  /** kNN monitor: neighbours that vote. */
   knnK: number;
+  /** kNN monitor: votes weighted exp(cosine / τ). */
   knnTemperature: number;
   /** Use only the first N test images for the kNN monitor (0 = all). */
   knnSubset: number;
