@@ -9,7 +9,8 @@ import { native } from '../native.js';
 import type { NativeBackboneSpec } from '../native-types.js';
 import { handleOf, scope, tensor, Tensor } from '../tensor.js';
 import { readCheckpointInfo, loadCheckpoint } from '../train/checkpoint.js';
-import { resolveConfig, type Arch, type TrainConfig } from '../train/config.js';
+import { familyOf, resolveConfig, type Arch, type TrainConfig } from '../train/config.js';
+import { openTrainSet } from '../train/run.js';
 import { TrainerModel } from '../train/model.js';
 
 /** The input normalisation of hexa-torch's encoder (CIFAR-10 statistics, native/models/resnet.h). */
@@ -105,8 +106,9 @@ export async function loadBackbone(source: string, normalization?: { mean: numbe
   if (ckpt) {
     const info = readCheckpointInfo(ckpt);
     const config = info.config;
-    // The trainer only needs the training set's size for DeepCluster's bank (not used here).
-    const model = await TrainerModel.create(config, { viewSize: config.imageSize || 32, datasetSize: Math.max(1, config.trainSubset || 50000) });
+    // The trainer's shapes must be the checkpoint's: DeepCluster's bank has a row per training image.
+    const datasetSize = familyOf(config.method) === 'dcluster' ? (await openTrainSet(config)).size : 1;
+    const model = await TrainerModel.create(config, { viewSize: config.imageSize || 32, datasetSize });
     try {
       await loadCheckpoint(ckpt, info, model);
       b = await fromTrainer(model, ckpt);

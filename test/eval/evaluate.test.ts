@@ -44,6 +44,23 @@ describe('evaluate', () => {
     expect(fs.readdirSync(path.join(dir, 'e1')).filter((f) => f.includes('.tmp-'))).toEqual([]);
   }, 300_000);
 
+  it("a DeepCluster checkpoint loads (its bank is sized by the run's data) to the backbone it exported", async () => {
+    const out = path.join(dir, 'dcluster');
+    await train(resolveConfig({ method: 'dcluster', data, width: 4, epochs: 1, batchSize: 16, knnEvery: -1, out, seed: 1 }));
+    const fromCheckpoint = await loadBackbone(out);
+    const fromExport = await loadBackbone(path.join(out, 'backbone.safetensors'));
+    try {
+      expect(fromCheckpoint.source).toMatch(/checkpoints\/last\.json$/);
+      expect(Object.keys(fromCheckpoint.state).sort()).toEqual(Object.keys(fromExport.state).sort());
+      for (const [k, t] of Object.entries(fromExport.state)) {
+        expect(Array.from((await fromCheckpoint.state[k].data()) as ArrayLike<number | bigint>, Number), k).toEqual(Array.from((await t.data()) as ArrayLike<number | bigint>, Number));
+      }
+    } finally {
+      fromCheckpoint.dispose();
+      fromExport.dispose();
+    }
+  }, 120_000);
+
   it('stopped evaluations write nothing', async () => {
     let calls = 0;
     await expect(evaluate(run, { ...quick, out: path.join(dir, 'stopped'), shouldStop: () => ++calls > 4 })).rejects.toThrow(/stopped; no results were written/);
