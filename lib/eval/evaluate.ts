@@ -37,7 +37,9 @@ export interface EvaluateOptions {
   protocols?: Protocol[];
   /** Also evaluate the untrained network and raw pixels (linear probe and kNN). */
   baselines?: boolean;
+  /** kNN: neighbours that vote; default: the run's knnK, else 200. */
   knnK?: number;
+  /** kNN: votes weighted exp(cosine / τ); default: the run's knnTemperature, else 0.1. */
   knnTemperature?: number;
   linear?: LinearProbeOptions;
   /** Label fractions for fine-tuning. */
@@ -194,7 +196,7 @@ export function defaultEvalDir(source: string): string {
  * network and raw pixels. Writes <out>/eval.json, <out>/eval.txt and <out>/subsets/.
  */
 export async function evaluate(source: string, options: EvaluateOptions = {}): Promise<EvalResult> {
-  const o = { ...EVALUATE_DEFAULTS, ...options };
+  const o = { ...EVALUATE_DEFAULTS, ...options, knnK: options.knnK ?? 0, knnTemperature: options.knnTemperature ?? 0 };
   for (const p of o.protocols) if (!PROTOCOLS.includes(p)) throw new RangeError(`evaluate: unknown protocol '${p}' (known: ${PROTOCOLS.join(', ')})`);
   for (const f of o.fractions) if (!(f > 0 && f <= 1)) throw new RangeError(`evaluate: fractions must be in (0, 1], got ${f}`);
   const say = (m: string) => o.onMessage?.(m);
@@ -220,6 +222,9 @@ export async function evaluate(source: string, options: EvaluateOptions = {}): P
     const data = o.data ?? config?.data ?? 'cifar10';
     const imageSize = o.imageSize ?? config?.imageSize ?? 0;
     const trainSubset = o.trainSubset ?? config?.trainSubset ?? 0;
+    // The monitor's protocol: the run's k and τ unless given.
+    o.knnK = options.knnK ?? config?.knnK ?? EVALUATE_DEFAULTS.knnK;
+    o.knnTemperature = options.knnTemperature ?? config?.knnTemperature ?? EVALUATE_DEFAULTS.knnTemperature;
     if (o.baselines) backbones.push(['untrained', await untrainedBackbone(trained.spec, o.seed)]);
     const splits = await timed('load data', () => openSplits(data, o, imageSize, trainSubset));
     const classes = splits.classes.length;
