@@ -41,7 +41,7 @@ function line(title: string, values: Array<Record<string, unknown>>, x: string, 
     data: { values },
     mark: { type: 'line', point: values.length <= 40 },
     encoding: {
-      x: { field: x, type: 'quantitative', title: xTitle },
+      x: { field: x, type: 'quantitative', title: xTitle, axis: { tickMinStep: 1, format: 'd' } },
       y: { field: y, type: 'quantitative', title: yTitle, scale: { zero: false } },
       ...(series ? { color: { field: series, type: 'nominal', title: null } } : {}),
     },
@@ -83,7 +83,7 @@ export function runCharts(run: RunLog): Chart[] {
           width: 560,
           height: 90,
           mark: { type: 'line', point: true },
-          encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { field: 'value', type: 'quantitative', scale: { zero: false }, title: null } },
+          encoding: { x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } }, y: { field: 'value', type: 'quantitative', scale: { zero: false }, title: null } },
         },
       },
     });
