@@ -14,20 +14,18 @@ import { TrainerModel } from '../train/model.js';
 import { knnTop1, openTrainSet, resumeCheckpoint, resumedConfig, train, type StepLog } from '../train/run.js';
 import { pixelFeatures } from '../eval/knn.js';
 import { openDataset } from '../data/index.js';
-
-import { UsageError } from './flag-table.js';
-import { runEval } from './eval-command.js';
-import { runExport } from './export-command.js';
-import { runPlot, runReport } from './report-commands.js';
-import { flagHelp } from './flag-table.js';
 import { trainFlagDocs } from './config-docs.js';
 import { PhaseEta } from './eta.js';
+import { runEval } from './eval-command.js';
+import { runExport } from './export-command.js';
+import { flagHelp, UsageError } from './flag-table.js';
+import { runPlot, runReport } from './report-commands.js';
 
 const USAGE = `usage:
   hexa train [--config file.json|yaml] [--method ${METHODS.join('|')}]
              [--data cifar10|mnist:<dir>|<image folder>] [--arch resnet18|resnet50] [--epochs N]
              [--batch-size N] [--device cpu|cuda|cuda:N] [--out DIR] [--resume [checkpoint.json]]
-             [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]
+             [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]   (hexa train --help)
   hexa eval <run dir | checkpoint.json | weights.safetensors> [flags]   (hexa eval --help)
   hexa export <run dir | checkpoint.json | weights.safetensors> [--out PREFIX]   (.safetensors + PyTorch .pt)
   hexa plot <run dir> [--out DIR]        (training curves, SVG + PNG)
@@ -189,6 +187,9 @@ async function runTrain(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The commands besides `info`, each parsing its own flags (and --help). */
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, eval: runEval, export: runExport, plot: runPlot, report: runReport };
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -200,12 +201,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(info(), null, 2) + '\n');
       return 0;
     }
-    if (command === 'train') return await runTrain(rest);
-    if (command === 'eval') return await runEval(rest);
-    if (command === 'export') return await runExport(rest);
-    if (command === 'plot') return await runPlot(rest);
-    if (command === 'report') return await runReport(rest);
-    throw new UsageError(`unknown command '${command}' (hexa train | hexa eval | hexa export | hexa plot | hexa report | hexa info)`);
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!run) throw new UsageError(`unknown command '${command}' (${['info', ...Object.keys(COMMANDS)].map((c) => `hexa ${c}`).join(' | ')})`);
+    return await run(rest);
   } catch (e) {
     process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}hexa: ${(e as Error).message}\n`);
     return e instanceof UsageError ? 2 : 1;
