@@ -58,7 +58,9 @@ export async function reportHtml(run: RunLog): Promise<string> {
     ['final loss', last ? Number(last.loss).toFixed(4) : '–'],
   ];
   if (knn) summary.push([`kNN top-1 after epoch ${Number(knn.epoch) + 1}`, pct(Number(knn.knnTop1))]);
-  if (run.eval?.results.trained?.linear) summary.push(['linear probe top-1', pct(run.eval.results.trained.linear.top1)]);
+  const trained = run.eval?.results.trained;
+  if (trained?.knn) summary.push(['kNN top-1 (hexa eval)', pct(trained.knn.top1)]);
+  if (trained?.linear) summary.push(['linear probe top-1 (hexa eval)', pct(trained.linear.top1)]);
   const epochTimes = run.epochs.map((e, k) => [
     `epoch ${Number(e.epoch) + 1}`,
     seconds(Number(e.elapsedSeconds) - (k > 0 ? Number(run.epochs[k - 1].elapsedSeconds) : 0)),
