@@ -7,6 +7,8 @@ import { loadSafetensors } from '../checkpoint/safetensors.js';
 import { scope, type Tensor } from '../tensor.js';
 import type { TrainerModel } from './model.js';
 
+const FLOATING = new Set(['float32', 'float64', 'float16', 'bfloat16']);
+
 /** Loads `file` into every `<prefix>.backbone.*` of the model's state; returns a description for the log. */
 export async function initBackbone(model: TrainerModel, file: string): Promise<string> {
   const { tensors } = await loadSafetensors(file);
@@ -19,10 +21,14 @@ export async function initBackbone(model: TrainerModel, file: string): Promise<s
         if (!m || m[1].includes('aux_')) continue;
         const name = m[1];
         wanted.add(name);
-        const w: Tensor | undefined = tensors[name];
+        let w: Tensor | undefined = tensors[name];
         const c = model.config;
         const net = `a ${c.arch} of width ${c.width}`;
+        // Files saved before PyTorch 0.4.1 have no BN batch counters: the fresh ones stay.
+        if (!w && name.endsWith('num_batches_tracked')) continue;
         if (!w) throw new Error(`--init: ${file} has no tensor '${name}' (a torchvision-named backbone of ${net} has it)`);
+        // Half- or double-precision exports load into the float32 network.
+        if (w.dtype !== t.dtype && FLOATING.has(w.dtype) && FLOATING.has(t.dtype)) w = await w.to(t.dtype);
         if (w.dtype !== t.dtype || w.shape.join() !== t.shape.join()) {
           throw new Error(`--init: ${file}: '${name}' is ${w.dtype} [${w.shape}], ${net} (this run's arch, width and stem) has ${t.dtype} [${t.shape}]`);
         }

@@ -3,7 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include <set>
+#include <map>
 
 #include "kernels/augment.h"
 #include "train/optimizer.h"
@@ -32,15 +32,26 @@ models::ResNet LoadBackbone(const BackboneSpec& spec, const train::StateDict& st
   models::ResNetOptions o = spec.resnet;
   o.auxBN = false;
   models::ResNet net(o);
-  std::set<std::string> own;
-  for (auto& p : net->named_parameters()) own.insert(p.key());
-  for (auto& b : net->named_buffers()) own.insert(b.key());
+  std::map<std::string, at::Tensor> own;
+  for (auto& p : net->named_parameters()) own[p.key()] = p.value();
+  for (auto& b : net->named_buffers()) own[b.key()] = b.value();
+  train::StateDict loaded;
   for (const auto& [k, v] : state) {
-    if (own.count(k) || k.rfind("fc.", 0) == 0) continue;
-    TORCH_CHECK(false, "the weights have a tensor '", k, "' that a ", o.arch, " of width ", o.width, (o.cifarStem ? " (CIFAR stem)" : ""),
+    if (k.rfind("fc.", 0) == 0) continue;
+    auto it = own.find(k);
+    TORCH_CHECK(it != own.end(), "the weights have a tensor '", k, "' that a ", o.arch, " of width ", o.width, (o.cifarStem ? " (CIFAR stem)" : ""),
                 " does not have: not a torchvision ", o.arch, " backbone");
+    // Half- or double-precision files (common exports) load into the float32 network.
+    const bool bothFloating = at::isFloatingType(v.scalar_type()) && at::isFloatingType(it->second.scalar_type());
+    loaded[k] = bothFloating ? v.to(it->second.scalar_type()) : v;
   }
-  train::LoadModule(*net, "", state);
+  // torchvision files saved before PyTorch 0.4.1 have no num_batches_tracked (BatchNorm
+  // loads them anyway); it only counts batches, so such a network starts it at 0.
+  for (const auto& [k, t] : own) {
+    const std::string suffix = "num_batches_tracked";
+    if (!loaded.count(k) && k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0) loaded[k] = at::zeros_like(t);
+  }
+  train::LoadModule(*net, "", loaded);
   return net;
 }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluate, loadBackbone, resolveConfig, saveSafetensors, scope, tensor, train, type EvalResult } from '../../lib/index.js';
+import { backboneFeatures, evaluate, Generator, loadBackbone, rand, resolveConfig, saveSafetensors, scope, tensor, train, type EvalResult, type Tensor } from '../../lib/index.js';
 import { writeSyntheticMnist } from './synthetic-mnist.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-eval-'));
@@ -60,6 +60,30 @@ describe('evaluate', () => {
       fromExport.dispose();
     }
   }, 120_000);
+
+  it('loads torchvision files saved without BN batch counters or in float64: the same features', async () => {
+    const old = path.join(dir, 'old-style.safetensors');
+    await scope(async () => {
+      const b = await loadBackbone(path.join(run, 'backbone.safetensors'));
+      try {
+        const state: Record<string, Tensor> = {};
+        for (const [k, t] of Object.entries(b.state)) if (!k.endsWith('num_batches_tracked')) state[k] = t.dtype === 'float32' ? await t.to('float64') : t;
+        await saveSafetensors(old, state, { format: 'torchvision-resnet-backbone' });
+        const images = await (await (await rand([4, 1, 16, 16], { generator: new Generator(3) })).mul(255)).to('uint8');
+        const a = await loadBackbone(old);
+        try {
+          expect(Object.keys(state).some((k) => k.includes('num_batches'))).toBe(false);
+          const fa = Array.from((await (await backboneFeatures(a, images)).data()) as Float32Array);
+          const fb = Array.from((await (await backboneFeatures(b, images)).data()) as Float32Array);
+          expect(fa).toEqual(fb);
+        } finally {
+          a.dispose();
+        }
+      } finally {
+        b.dispose();
+      }
+    });
+  }, 60_000);
 
   it('stopped evaluations write nothing', async () => {
     let calls = 0;

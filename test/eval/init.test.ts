@@ -58,3 +58,26 @@ it('--init refuses weights of another width, foreign tensors and truncated files
   }
   expect(() => resolveConfig({ init: 3 })).toThrow(/init/);
 });
+
+it("--init takes files saved without BN batch counters or in float64 (converted to the network's float32)", async () => {
+  const file = path.join(dir, 'w4-old.safetensors');
+  const expected = await weights(4, 8, path.join(dir, 'w4-new.safetensors'));
+  const { tensors } = await loadSafetensors(path.join(dir, 'w4-new.safetensors'));
+  const old: Record<string, import('../../lib/index.js').Tensor> = {};
+  for (const [k, t] of Object.entries(tensors)) if (!k.endsWith('num_batches_tracked')) old[k] = t.dtype === 'float32' ? await t.to('float64') : t;
+  await saveSafetensors(file, old);
+  Object.values(tensors).forEach((t) => t.dispose());
+  Object.values(old).forEach((t) => t.dispose());
+  const model = await TrainerModel.create(resolveConfig({ method: 'moco', width: 4, cifarStem: true, moco: { queueSize: 16 } }), { viewSize: 16, datasetSize: 8 });
+  try {
+    await initBackbone(model, file);
+    const state = await model.state();
+    for (const [k, v] of Object.entries(expected)) {
+      if (k.endsWith('num_batches_tracked')) expect(Array.from((await state[`query.backbone.${k}`].data()) as BigInt64Array, Number)).toEqual([0]);
+      else expect(Array.from((await state[`query.backbone.${k}`].data()) as Float32Array), k).toEqual(v);
+    }
+    Object.values(state).forEach((t) => t.dispose());
+  } finally {
+    model.dispose();
+  }
+});
