@@ -172,6 +172,11 @@ export interface NativeBinding {
   sphericalKmeans(x: H, options: { k: number; iterations?: number; splitDelta?: number; initial?: H; generator?: GeneratorHandle }): Promise<{ centroids: H; assignment: H; counts: H; reseeded: number }>;
   normalizedMutualInformation(a: H, b: H): Promise<number>;
   knnPredict(bank: H, bankLabels: H, queries: H, options: { k?: number; temperature?: number; classes: number; chunk?: number }): Promise<H>;
+  // ---- evaluation (native/binding/eval_ops.cpp) ----
+  trainLinearClassifier(features: H, labels: H, options: NativeLinearProbeOptions): Promise<{ weight: H; bias: H }>;
+  classifierAccuracy(features: H, labels: H, weight: H, bias: H): Promise<{ top1: number; top5: number; rows: number }>;
+  backboneFeatures(state: Record<string, H>, images: H, options: NativeBackboneSpec & { batchSize?: number }): Promise<H>;
+  fineTune(state: Record<string, H>, images: H, labels: H, options: NativeBackboneSpec & NativeFineTuneOptions): Promise<{ state: Record<string, H>; meanLoss: number }>;
   // ---- hard views and the momentum encoder (native/binding/kernels_hard_views.cpp) ----
   pgdStep(xAdv: H, xClean: H, grad: H, options: NativePgdStepOptions): Promise<H | undefined>;
   pgdInit(xClean: H, options: NativePgdInitOptions): Promise<H | undefined>;
@@ -206,4 +211,36 @@ export interface NativePgdInitOptions {
   max?: number;
   generator?: GeneratorHandle;
   out?: H;
+}
+
+export interface NativeLinearProbeOptions {
+  classes: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  weightDecay?: number;
+  momentum?: number;
+  seed?: number;
+}
+
+/** A ResNet backbone: architecture, base width, stem and input normalisation (float Tensors [3]). */
+export interface NativeBackboneSpec {
+  arch: 'resnet18' | 'resnet50';
+  width: number;
+  cifarStem: boolean;
+  mean?: H;
+  std?: H;
+}
+
+export interface NativeFineTuneOptions {
+  classes: number;
+  steps: number;
+  firstStep?: number;
+  batchSize?: number;
+  lrTrunk: number;
+  lrHead: number;
+  weightDecay?: number;
+  momentum?: number;
+  scaleMin?: number;
+  seed?: number;
 }

@@ -8,20 +8,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { info } from '../runtime.js';
-import { CONFIG_KEYS, ConfigError, DEFAULTS, METHODS, RESUME_OVERRIDABLE, resolveConfig, type Method, type TrainConfig } from '../train/config.js';
+import { CONFIG_KEYS, ConfigError, DEFAULTS, hasHardViews, METHODS, RESUME_OVERRIDABLE, resolveConfig, type Method, type TrainConfig } from '../train/config.js';
 import { presetOf } from '../train/methods/index.js';
 import { TrainerModel } from '../train/model.js';
 import { knnTop1, openTrainSet, resumeCheckpoint, resumedConfig, train, type StepLog } from '../train/run.js';
 import { pixelFeatures } from '../eval/knn.js';
 import { openDataset } from '../data/index.js';
-
-class UsageError extends Error {}
+import { trainFlagDocs } from './config-docs.js';
+import { PhaseEta } from './eta.js';
+import { runEval } from './eval-command.js';
+import { runExport } from './export-command.js';
+import { flagHelp, UsageError } from './flag-table.js';
+import { runPlot, runReport } from './report-commands.js';
 
 const USAGE = `usage:
   hexa train [--config file.json|yaml] [--method ${METHODS.join('|')}]
              [--data cifar10|mnist:<dir>|<image folder>] [--arch resnet18|resnet50] [--epochs N]
              [--batch-size N] [--device cpu|cuda|cuda:N] [--out DIR] [--resume [checkpoint.json]]
-             [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]
+             [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]   (hexa train --help)
+  hexa eval <run dir | checkpoint.json | weights.safetensors> [flags]   (hexa eval --help)
+  hexa export <run dir | checkpoint.json | weights.safetensors> [--out PREFIX]   (.safetensors + PyTorch .pt)
+  hexa plot <run dir> [--out DIR]        (training curves, SVG + PNG)
+  hexa report <run dir> [--out FILE]     (one self-contained HTML page)
   hexa info
 With no arguments, hexa train runs the embedded default: HEXA_MoCo on a CIFAR-10 subset,
 sized for a 2-core CPU, ending with kNN top-1 next to two baselines; --method alone runs that
@@ -74,8 +82,7 @@ function formatDuration(s: number): string {
   return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 }
 
-function progressLine(l: StepLog, epochs: number): string {
-  const eta = (l.totalSteps - l.globalStep - 1) / Math.max(1e-9, (l.globalStep + 1) / l.elapsedSeconds);
+function progressLine(l: StepLog, epochs: number, eta: number): string {
   const terms = (['lossClean', 'lossAdv', 'lossMix'] as const).filter((k) => k in l).map((k) => `${k.slice(4).toLowerCase()} ${Number(l[k]).toFixed(3)}`);
   return (
     `epoch ${l.epoch + 1}/${epochs} step ${l.epochStep + 1}/${l.stepsPerEpoch} loss ${l.loss.toFixed(3)} ` +
@@ -118,7 +125,20 @@ function configFromFlags(flags: Record<string, unknown>): TrainConfig {
   }
 }
 
+const TRAIN_USAGE = (method: Method) => `usage: hexa train [flags]
+Pre-trains a backbone (${METHODS.join(', ')}). With no flags: the embedded default (HEXA_MoCo's
+CPU preset); --method alone runs that method's preset; --config reads a file of config keys
+instead of the preset. Defaults are the full recipe's; "preset" is ${method}'s CPU preset's value.
+Sections take --section.key (--moco.queue-size 8192); --adversarial off switches a hard view off.
+flags:
+${flagHelp(trainFlagDocs(method))}`;
+
 async function runTrain(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const m = argv[argv.indexOf('--method') + 1];
+    process.stdout.write(TRAIN_USAGE((METHODS as string[]).includes(m) ? (m as Method) : DEFAULTS.method) + '\n');
+    return 0;
+  }
   const config = configFromFlags(parseFlags(argv));
   const tty = process.stderr.isTTY;
   let stop = false;
@@ -131,12 +151,14 @@ async function runTrain(argv: string[]): Promise<number> {
   const i = info();
   say(`${config.resume ? 'resuming ' : ''}${config.method} on ${config.data}${config.trainSubset ? ` (first ${config.trainSubset} images)` : ''}, ${config.arch} width ${config.width}, ` +
     `${config.epochs} epochs, batch ${config.batchSize}, ${config.device} (LibTorch ${i.libtorch.version}, ${i.threads} threads) -> ${config.out}`);
+  const eta = new PhaseEta(hasHardViews(config.method) ? config.hardViewStartEpoch : Infinity);
   const result = await train(config, {
     onMessage: say,
     stopRequested: () => stop,
     onStep: (l) => {
-      if (tty) process.stderr.write(`\r\x1b[K${progressLine(l, config.epochs)}`);
-      else if ((l.globalStep + 1) % config.logEvery === 0 || l.epochStep + 1 === l.stepsPerEpoch) say(progressLine(l, config.epochs));
+      const left = eta.update(l);
+      if (tty) process.stderr.write(`\r\x1b[K${progressLine(l, config.epochs, left)}`);
+      else if ((l.globalStep + 1) % config.logEvery === 0 || l.epochStep + 1 === l.stepsPerEpoch) say(progressLine(l, config.epochs, left));
     },
     onEpoch: (e) => {
       const k = e.setup ? Object.entries(e.setup).filter(([n]) => /^kmeans0\./.test(n)).map(([n, v]) => `${n.slice(8)} ${Number.isInteger(v) ? v : v.toFixed(3)}`) : [];
@@ -165,6 +187,9 @@ async function runTrain(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The commands besides `info`, each parsing its own flags (and --help). */
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, eval: runEval, export: runExport, plot: runPlot, report: runReport };
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -176,8 +201,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(info(), null, 2) + '\n');
       return 0;
     }
-    if (command === 'train') return await runTrain(rest);
-    throw new UsageError(`unknown command '${command}' (hexa train | hexa info)`);
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!run) throw new UsageError(`unknown command '${command}' (${['info', ...Object.keys(COMMANDS)].map((c) => `hexa ${c}`).join(' | ')})`);
+    return await run(rest);
   } catch (e) {
     process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}hexa: ${(e as Error).message}\n`);
     return e instanceof UsageError ? 2 : 1;

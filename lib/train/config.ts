@@ -59,6 +59,7 @@ export interface TrainConfig {
   trainSubset: number;
   /** Side of the square training views; 0 = the dataset's own size. */
   imageSize: number;
+  /** 'resnet18' or 'resnet50' (torchvision's layouts and names). */
   arch: Arch;
   /** Channels of the first ResNet stage (torchvision: 64). */
   width: number;
@@ -76,16 +77,21 @@ export interface TrainConfig {
    * losses, PGD updates and the optimizer stay float32.
    */
   precision: 'fp32' | 'bf16';
+  /** Passes over the training images. */
   epochs: number;
+  /** Images per step. */
   batchSize: number;
   /** Base learning rate for a batch of 256 (scaled linearly by batchSize / 256). */
   lr: number;
   /** The learning rate the cosine schedule ends at (swav final_lr, solo-learn min_lr), not scaled. */
   finalLr: number;
+  /** Epochs of linear learning-rate warm-up before the cosine schedule. */
   warmupEpochs: number;
   /** 'sgd' or 'lars' (LARS wraps the same SGD, as swav's LARC). */
   optimizer: 'sgd' | 'lars';
+  /** SGD momentum. */
   sgdMomentum: number;
+  /** L2 weight decay added to the gradient (torch.optim.SGD's). */
   weightDecay: number;
   /** LARS settings (used when optimizer is 'lars'). */
   lars: LarsConfig;
@@ -106,6 +112,7 @@ export interface TrainConfig {
   dcluster: DClusterConfig;
   /** 'auto' (CUDA when a device is available, else the CPU), 'cpu', 'cuda', 'cuda:N'. Resolved when the config is. */
   device: string;
+  /** Seed of the initialisation, the data order and every random draw of the run. */
   seed: number;
   /** Output folder: checkpoints, metrics.jsonl, backbone.safetensors. */
   out: string;
@@ -115,7 +122,9 @@ export interface TrainConfig {
   resume: boolean | string;
   /** kNN monitor every N epochs (0 = only at the end; -1 = never); labelled data only. */
   knnEvery: number;
+  /** kNN monitor: neighbours that vote. */
   knnK: number;
+  /** kNN monitor: votes weighted exp(cosine / τ). */
   knnTemperature: number;
   /** Use only the first N test images for the kNN monitor (0 = all). */
   knnSubset: number;
@@ -125,6 +134,8 @@ export interface TrainConfig {
   logEvery: number;
   /** At the end, also print the kNN top-1 of the same network untrained and of raw pixels. */
   baselines: boolean;
+  /** Start pre-training from these torchvision-named backbone weights (safetensors: hexa export's, or a torchvision resnet18/50 state dict); null = torchvision's random initialisation. */
+  init: string | null;
 }
 
 /** The defaults: HEXA_MoCo on CIFAR-10 as the method doc gives them for CIFAR. */
@@ -165,6 +176,7 @@ export const DEFAULTS: TrainConfig = {
   threads: 0,
   logEvery: 20,
   baselines: false,
+  init: null,
 };
 
 const device: Check = (v, key) => (typeof v === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(v) ? v : fail(key, "'auto', 'cpu', 'cuda' or 'cuda:N'", v));
@@ -218,6 +230,7 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   threads: num(0, 1024, true),
   logEvery: num(1, 1e9, true),
   baselines: bool,
+  init: (v, key) => (v === null ? null : str(v, key)),
 };
 
 /** Every known top-level key, for messages and the CLI. */

@@ -9,6 +9,7 @@ import { setNumThreads } from '../runtime.js';
 import { scope, Tensor } from '../tensor.js';
 import { RESUME_OVERRIDABLE, type TrainConfig } from './config.js';
 import { exportBackbone, loadCheckpoint, readCheckpointInfo, saveCheckpoint, type CheckpointInfo } from './checkpoint.js';
+import { initBackbone } from './init.js';
 import { TrainerModel, type Metrics } from './model.js';
 import { cosineWithWarmup } from './schedule.js';
 import { acquireRunLock } from './run-lock.js';
@@ -134,6 +135,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       say(`resumed from ${resume.file} at epoch ${epoch + 1}, step ${epochStep}`);
     } else {
       fs.writeFileSync(path.join(config.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+      if (config.init) say(`initialised the backbone from ${await initBackbone(model, config.init)}`);
       if (model.wantsInitPass && config.epochs > 0) {
         // DeepCluster: every image's embedding in the bank before the first clustering.
         say(`filling the memory bank (${trainSet.size} images)`);

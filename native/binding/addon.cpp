@@ -86,6 +86,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   // evaluation (eval_ops.cpp) and DeepCluster's clustering (clustering_ops.cpp)
   Export<KnnPredict>(env, exports, "knnPredict");
+  Export<TrainLinearClassifier>(env, exports, "trainLinearClassifier");
+  Export<ClassifierAccuracy>(env, exports, "classifierAccuracy");
+  Export<BackboneFeatures>(env, exports, "backboneFeatures");
+  Export<FineTune>(env, exports, "fineTune");
   Export<SphericalKmeans>(env, exports, "sphericalKmeans");
   Export<NormalizedMutualInformation>(env, exports, "normalizedMutualInformation");
 
