@@ -112,6 +112,11 @@ export interface TrainConfig {
   logEvery: number;
   /** At the end, also print the kNN top-1 of the same network untrained and of raw pixels. */
   baselines: boolean;
+  /**
+   * Data-parallel runs (docs/distributed.md): seconds a rank waits for its peers (rendezvous,
+   * every collective) before the run fails naming the silent ranks.
+   */
+  distTimeout: number;
 }
 
 /** The defaults: HEXA_MoCo on CIFAR-10 as the method doc gives them for CIFAR. */
@@ -150,6 +155,7 @@ export const DEFAULTS: TrainConfig = {
   threads: 0,
   logEvery: 20,
   baselines: false,
+  distTimeout: 300,
 };
 
 const device: Check = (v, key) => (typeof v === 'string' && /^(cpu|cuda(:\d+)?)$/.test(v) ? v : fail(key, "'cpu', 'cuda' or 'cuda:N'", v));
@@ -201,13 +207,14 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   threads: num(0, 1024, true),
   logEvery: num(1, 1e9, true),
   baselines: bool,
+  distTimeout: num(1, 86400),
 };
 
 /** Every known top-level key, for messages and the CLI. */
 export const CONFIG_KEYS = Object.keys(CHECKS) as Array<keyof TrainConfig>;
 
 /** Keys a resumed run may change: how long, where and how fast it runs, not what it computes. */
-export const RESUME_OVERRIDABLE: ReadonlyArray<keyof TrainConfig> = ['epochs', 'device', 'threads', 'logEvery', 'knnEvery', 'knnSubset', 'saveEvery', 'out', 'resume', 'baselines'];
+export const RESUME_OVERRIDABLE: ReadonlyArray<keyof TrainConfig> = ['epochs', 'device', 'threads', 'logEvery', 'knnEvery', 'knnSubset', 'saveEvery', 'out', 'resume', 'baselines', 'distTimeout'];
 
 /** Whether the method trains with hard views (HEXA_*). */
 export const hasHardViews = (m: Method) => m.startsWith('hexa-');
