@@ -122,3 +122,53 @@ export function exitWithLauncher(): void {
   }, 1000);
   timer.unref();
 }
+
+export interface LaunchFlags {
+  nproc: number;
+  nnodes: number;
+  nodeRank: number;
+  masterAddr: string;
+  masterPort: number;
+}
+
+const LAUNCH_FLAGS = ['nproc', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
+
+/**
+ * Takes torchrun's flags (--nproc, --nnodes, --node-rank, --master-addr, --master-port) out of a
+ * command line: the launch they ask for (null when --nproc is absent) and the other arguments.
+ */
+export function splitLaunchFlags(argv: string[]): { launch: LaunchFlags | null; rest: string[] } {
+  const rest: string[] = [];
+  const got: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(argv[i]);
+    if (!m || !LAUNCH_FLAGS.includes(m[1])) {
+      rest.push(argv[i]);
+      continue;
+    }
+    const value = m[2] ?? (i + 1 < argv.length && !argv[i + 1].startsWith('--') ? argv[++i] : undefined);
+    if (value === undefined) throw new RangeError(`--${m[1]} needs a value`);
+    got[m[1]] = value;
+  }
+  const int = (flag: string, dflt: number | null, min: number, max: number): number => {
+    const raw = got[flag];
+    if (raw === undefined) {
+      if (dflt === null) throw new RangeError(`--${flag} is needed with --nnodes > 1`);
+      return dflt;
+    }
+    const v = Number(raw);
+    if (!/^\d+$/.test(raw) || v < min || v > max) throw new RangeError(`--${flag} must be an integer in [${min}, ${max}], got '${raw}'`);
+    return v;
+  };
+  if (got.nproc === undefined) {
+    const stray = Object.keys(got);
+    if (stray.length) throw new RangeError(`--${stray[0]} goes with --nproc N (the workers to start on this node)`);
+    return { launch: null, rest };
+  }
+  const nproc = int('nproc', null, 1, 4096);
+  const nnodes = int('nnodes', 1, 1, 1 << 16);
+  const nodeRank = int('node-rank', nnodes > 1 ? null : 0, 0, nnodes - 1);
+  const masterAddr = got['master-addr'] ?? (nnodes > 1 ? undefined : '127.0.0.1');
+  if (!masterAddr) throw new RangeError('--master-addr is needed with --nnodes > 1 (the host of node 0)');
+  return { launch: { nproc, nnodes, nodeRank, masterAddr, masterPort: int('master-port', 29500, 1, 65535) }, rest };
+}
