@@ -69,7 +69,13 @@ export function launch(o: LaunchOptions): Promise<LaunchResult> {
       }, grace);
       killTimer.unref();
     };
-    const onSignal = (signal: NodeJS.Signals) => signalAll(signal);
+    // An interrupt is passed on (the workers save a checkpoint and stop); their exits are then
+    // the answer to it, not failures.
+    let interrupted = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupted = true;
+      signalAll(signal);
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     for (let local = 0; local < o.nproc; local++) {
@@ -88,7 +94,7 @@ export function launch(o: LaunchOptions): Promise<LaunchResult> {
       child.on('exit', (code, signal) => {
         entry.exited = true;
         exits.push({ rank, code, signal });
-        if ((code !== 0 || signal) && !failure) {
+        if ((code !== 0 || signal) && !failure && !interrupted) {
           const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
           failure = { rank, text: `rank ${rank} ${how}`, code: signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 1) : code! };
           if (children.some((c) => !c.exited)) write(rank, 'stderr', `hexa: rank ${rank} ${how}; the other ranks stop (within the collective timeout, SIGTERM after ${grace / 1000} s)`);
@@ -100,7 +106,8 @@ export function launch(o: LaunchOptions): Promise<LaunchResult> {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
           const f = failure as { rank: number; text: string; code: number } | null;
-          resolve({ code: f ? f.code : 0, failedRank: f?.rank, failure: f?.text, exits: exits.sort((a, b) => a.rank - b.rank) });
+          const worst = Math.max(0, ...exits.map((e) => (e.signal ? 128 + (SIGNAL_NUMBERS[e.signal] ?? 1) : e.code ?? 1)));
+          resolve({ code: f ? f.code : worst, failedRank: f?.rank, failure: f?.text, exits: exits.sort((a, b) => a.rank - b.rank) });
         }
       });
     }

@@ -85,7 +85,7 @@ export async function connectFromEnv(config: TrainConfig): Promise<Communicator 
  * world size; another world size starts at the batch holding the first image not yet seen (at
  * most one global batch is seen twice).
  */
-export function resumeStep(epochStep: number, savedWorld: number, world: number, batchSize: number, stepsPerEpoch: number): number {
+export function resumeStep(epochStep: number, savedWorld: number, world: number, stepsPerEpoch: number): number {
   if (savedWorld === world) return epochStep;
   return Math.min(stepsPerEpoch, Math.floor((epochStep * savedWorld) / world));
 }
@@ -178,7 +178,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
       await loadCheckpoint(resume.file, resume.info, model);
       epoch = resume.info.epoch;
       const savedWorld = resume.info.worldSize ?? 1;
-      epochStep = resumeStep(resume.info.epochStep, savedWorld, world, config.batchSize, stepsPerEpoch);
+      epochStep = resumeStep(resume.info.epochStep, savedWorld, world, stepsPerEpoch);
       say(`resumed from ${resume.file} at epoch ${epoch + 1}, step ${epochStep}` +
         (savedWorld !== world ? ` (saved by ${savedWorld} process${savedWorld > 1 ? 'es' : ''} at step ${resume.info.epochStep}, now ${world})` : ''));
     } else {
@@ -291,7 +291,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
     }
     loader?.close();
     model?.dispose();
-    if (ownComm) await comm!.close().catch(() => {});
+    // Leaving the world: a backend whose peers died may take a while to shut down; the run's
+    // own outcome (result or error) does not wait more than a few seconds for it.
+    if (ownComm) await Promise.race([comm!.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
     releaseLock();
   }
 }
