@@ -62,10 +62,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     record(torch);
     process.stderr.write(`hexa-torch: using LibTorch ${torch.version} (${torch.variant}) from ${torch.source}: ${torch.root}\n`);
     const prebuilt = buildFromSourceAsked() ? null : matchingPrebuild(torch.variant, torch.version);
-    if (!prebuilt) process.stderr.write(`hexa-torch: building from source: ${whyFromSource(torch)}\n`);
-    // Multi-process training's Gloo backend compiles against gloo's headers (cached after the
-    // first fetch; the prebuilds step of a source checkout uses them too).
-    ensureGlooHeaders();
+    if (!prebuilt) {
+      process.stderr.write(`hexa-torch: building from source: ${whyFromSource(torch)}\n`);
+      // Multi-process training's Gloo backend compiles against gloo's headers (cached after
+      // the first fetch; `npm run prebuilds` in a source checkout uses them too).
+      ensureGlooHeaders();
+    }
     if (prebuilt) {
       removeStaleBuild(torch.variant, torch.version);
       process.stderr.write(`hexa-torch: using the prebuilt binary ${path.relative(process.cwd(), prebuilt)}\n`);

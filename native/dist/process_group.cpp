@@ -151,6 +151,8 @@ class ProcessGroupCommunicator final : public Communicator {
   std::string describeFailure(const char* what, const std::string& cause) {
     std::ostringstream m;
     m << "rank " << options_.rank << " of " << options_.worldSize << ": " << what << " failed";
+    if (cause.find("timed out") != std::string::npos || cause.find("Timed out") != std::string::npos)
+      m << " after the timeout of " << std::chrono::duration<double>(options_.timeout).count() << " s";
     try {
       auto counters = [&] {
         std::vector<int64_t> c(options_.worldSize);

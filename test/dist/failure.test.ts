@@ -67,7 +67,7 @@ describe.skipIf(!gloo)(`failures of a data-parallel run${gloo ? '' : ': skipped,
       console.log(`rank 0 stopped ${seconds.toFixed(1)} s after rank 1 was killed: ${ranks[0].output().trim().split('\n').pop()}`);
       expect(survivor.code).toBe(1);
       expect(seconds).toBeLessThan(timeout);
-      expect(ranks[0].output()).toMatch(/rank 0 of 2: allreduce failed \(not answering: rank 1\)/);
+      expect(ranks[0].output()).toMatch(/rank 0 of 2: (allreduce|allgather|broadcast) failed \(not answering: rank 1\)/);
       // The last checkpoint is epoch 1's, intact; it resumes in one process to the end.
       const info = readCheckpointInfo(path.join(out, 'checkpoints', 'last.json'));
       expect([info.epoch, info.epochStep, info.worldSize]).toEqual([1, 0, 2]);
@@ -83,6 +83,33 @@ describe.skipIf(!gloo)(`failures of a data-parallel run${gloo ? '' : ': skipped,
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('a frozen worker (SIGSTOP): the other stops after --dist-timeout naming it', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-dist-hang-'));
+    const out = path.join(tmp, 'run');
+    const port = await freePort();
+    const timeout = 8;
+    const ranks = [0, 1].map((rank) =>
+      start(['train', ...flags, '--dist-timeout', String(timeout), '--out', out], { RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) }),
+    );
+    try {
+      await waitForLog(out, /"epoch":0,"epochStep":3,/);
+      const frozenAt = performance.now();
+      ranks[1].child.kill('SIGSTOP');
+      const survivor = await ranks[0].exit;
+      const seconds = (survivor.at - frozenAt) / 1000;
+      console.log(`rank 0 stopped ${seconds.toFixed(1)} s after rank 1 froze (timeout ${timeout} s)`);
+      expect(survivor.code).toBe(1);
+      expect(seconds).toBeGreaterThan(timeout - 1);
+      // The timeout, the 2.5 s look at the heartbeats, the exit.
+      expect(seconds).toBeLessThan(timeout + 10);
+      // Whichever collective of the step was waiting (the keys' gather, the gradients' reduce).
+      expect(ranks[0].output()).toMatch(new RegExp(`rank 0 of 2: (allreduce|allgather|broadcast) failed after the timeout of ${timeout} s \\(not answering: rank 1\\)`));
+    } finally {
+      for (const p of ranks) p.child.kill('SIGKILL');
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('hexa train --nproc 2: a killed worker fails the launch naming its rank; Ctrl-C on the launcher stops both with a checkpoint that resumes at world size 2', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-dist-launch-'));
