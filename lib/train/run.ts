@@ -9,7 +9,7 @@ import { worldFromEnv } from '../dist/env.js';
 import { datasetFeatures, knnAccuracy } from '../eval/knn.js';
 import { setNumThreads } from '../runtime.js';
 import { scope, Tensor } from '../tensor.js';
-import { RESUME_OVERRIDABLE, type TrainConfig } from './config.js';
+import { familyOf, RESUME_OVERRIDABLE, type TrainConfig } from './config.js';
 import { exportBackbone, loadCheckpoint, readCheckpointInfo, saveCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { TrainerModel, type Metrics } from './model.js';
 import { cosineWithWarmup } from './schedule.js';
@@ -162,6 +162,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
     const trainSet = await openTrainSet(config);
     if (trainSet.size < config.batchSize * world) {
       throw new Error(`batchSize ${config.batchSize}${world > 1 ? ` × ${world} processes` : ''} is larger than the ${trainSet.size} training images of ${trainSet.name}`);
+    }
+    if (familyOf(config.method) === 'moco' && config.moco.queueSize < config.batchSize * world) {
+      throw new Error(`moco.queueSize ${config.moco.queueSize} is smaller than the ${config.batchSize * world} keys a step enqueues (batchSize ${config.batchSize}${world > 1 ? ` × ${world} processes` : ''})`);
     }
     const testSet = trainSet.classes && config.knnEvery >= 0 ? await openDataset(config.data, 'test') : null;
     const context = { viewSize: config.imageSize || trainSet.height, datasetSize: trainSet.size };
