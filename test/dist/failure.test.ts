@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Communicator, distBackends } from '../../lib/dist/communicator.js';
 import { readCheckpointInfo } from '../../lib/train/checkpoint.js';
+import { TrainerModel } from '../../lib/train/model.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { train } from '../../lib/train/run.js';
 import { freePort } from './run-ranks.js';
@@ -175,5 +176,10 @@ describe.skipIf(!gloo)(`failures of a data-parallel run${gloo ? '' : ': skipped,
     expect((performance.now() - t0) / 1000).toBeLessThan(15);
     await expect(Communicator.connect({ masterAddr: '127.0.0.1', masterPort: nobody, rank: 2, worldSize: 2 })).rejects.toThrow(/connectProcessGroup: options\.rank/);
     await expect(Communicator.connect({ masterAddr: '', masterPort: nobody, rank: 0, worldSize: 2 })).rejects.toThrow(/options\.masterAddr/);
+    // A trainer's communicator must be one connectProcessGroup() made.
+    const fake = { handle: { rank: 0, worldSize: 2, backend: 'gloo' } } as unknown as Communicator;
+    await expect(TrainerModel.create(resolveConfig({ method: 'moco', width: 4 }), { viewSize: 16, datasetSize: 8 }, fake)).rejects.toThrow(
+      /createTrainer: options\.communicator must be a communicator from connectProcessGroup\(\)/,
+    );
   }, 60_000);
 });
