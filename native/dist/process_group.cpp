@@ -1,5 +1,6 @@
 #include "dist/process_group.h"
 
+#include <c10/util/Logging.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <atomic>
@@ -191,6 +192,10 @@ std::string FirstLine(const std::string& s) {
 }  // namespace
 
 std::shared_ptr<Communicator> ConnectProcessGroup(const ProcessGroupOptions& o) {
+  // c10d's diagnostics follow TORCH_CPP_LOG_LEVEL as in PyTorch (Python's torch reads it at
+  // import; a C++ embedder must ask).
+  static std::once_flag logging;
+  std::call_once(logging, [] { c10::initLogging(); });
   TORCH_CHECK(o.worldSize >= 1 && o.rank >= 0 && o.rank < o.worldSize, "rank ", o.rank, " is outside the world of ",
               o.worldSize);
   TORCH_CHECK(o.masterPort >= 1 && o.masterPort <= 65535, "masterPort must be in [1, 65535], got ", o.masterPort);
