@@ -7,6 +7,7 @@ export type { Device, DType, RandomOptions, TensorData, TensorOptions } from './
 export * as data from './data/index.js';
 export * as kernels from './kernels/index.js';
 export * as augment from './augment/index.js';
+export * as distributed from './dist/index.js';
 export { datasetFeatures, knnAccuracy, knnPredict, pixelFeatures } from './eval/knn.js';
 export { evaluate, formatTable, EVALUATE_DEFAULTS, EvaluationStopped, PROTOCOLS } from './eval/evaluate.js';
 export type { EvalResult, EvaluateOptions, FineTuneResult, NetworkResults, Protocol } from './eval/evaluate.js';
@@ -28,4 +29,4 @@ export type { KmeansOptions, KmeansResult } from './train/clustering.js';
 export type { Metrics } from './train/model.js';
 export { exportBackbone, readCheckpointInfo, saveCheckpoint } from './train/checkpoint.js';
 export { knnTop1, train } from './train/run.js';
-export type { EpochLog, StepLog, TrainHooks, TrainResult } from './train/run.js';
+export type { EpochLog, StepLog, TrainHooks, TrainOptions, TrainResult } from './train/run.js';

@@ -55,6 +55,7 @@ export interface StepInject {
   pgdNoise?: H;
   perm?: H;
   boxes?: H;
+  keyShuffle?: H;
 }
 
 /** A native trainer of any method (native/train/trainer.h), made by createTrainer. */
@@ -102,6 +103,17 @@ export interface NativeTrainerOptions {
   kmeansIterations?: number;
   smallCrops?: number;
   initPass?: boolean;
+  /** MoCo, data parallel: shuffle BN for the key encoder (default on). */
+  shuffleBN?: boolean;
+  /** Data parallel: the communicator of this rank (connectProcessGroup). */
+  communicator?: CommunicatorHandle;
+}
+
+/** An opaque communicator (native/binding/dist_ops.cpp). */
+export interface CommunicatorHandle {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly backend: 'gloo' | 'nccl';
 }
 
 /** The CPU caching allocator's counters (see hexa.cpu.cacheStats). */
@@ -169,6 +181,13 @@ export interface NativeBinding {
   sampleAugment(n: number, height: number, width: number, options?: Record<string, number>, generator?: GeneratorHandle): Promise<AugmentParamsHandles>;
   applyAugment(images: H, params: AugmentParamsHandles, outHeight: number, outWidth: number): Promise<H>;
   createTrainer(method: 'moco' | 'dcluster', options: NativeTrainerOptions): Promise<TrainerHandle>;
+  // ---- data-parallel training (native/binding/dist_ops.cpp) ----
+  distBackends(): { gloo: boolean; nccl: boolean; glooMissing: string; ncclMissing: string };
+  connectProcessGroup(options: { backend: 'gloo' | 'nccl'; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs?: number; cudaDevice?: number }): Promise<CommunicatorHandle>;
+  communicatorAllReduce(c: CommunicatorHandle, t: H): Promise<H>;
+  communicatorBroadcast(c: CommunicatorHandle, t: H, root: number): Promise<H>;
+  communicatorBarrier(c: CommunicatorHandle): Promise<void>;
+  communicatorClose(c: CommunicatorHandle): Promise<void>;
   sphericalKmeans(x: H, options: { k: number; iterations?: number; splitDelta?: number; initial?: H; generator?: GeneratorHandle }): Promise<{ centroids: H; assignment: H; counts: H; reseeded: number }>;
   normalizedMutualInformation(a: H, b: H): Promise<number>;
   knnPredict(bank: H, bankLabels: H, queries: H, options: { k?: number; temperature?: number; classes: number; chunk?: number }): Promise<H>;

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { build, VARIANT_DIRS } from './build.mjs';
+import { ensureGlooHeaders } from './gloo.mjs';
 import { gypRebuild, nodeGypPath } from './gyp.mjs';
 import { record, resolve } from './libtorch.mjs';
 import { prebuiltBinary } from './prebuild.mjs';
@@ -61,7 +62,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     record(torch);
     process.stderr.write(`hexa-torch: using LibTorch ${torch.version} (${torch.variant}) from ${torch.source}: ${torch.root}\n`);
     const prebuilt = buildFromSourceAsked() ? null : matchingPrebuild(torch.variant, torch.version);
-    if (!prebuilt) process.stderr.write(`hexa-torch: building from source: ${whyFromSource(torch)}\n`);
+    if (!prebuilt) {
+      process.stderr.write(`hexa-torch: building from source: ${whyFromSource(torch)}\n`);
+      // Multi-process training's Gloo backend compiles against gloo's headers (cached after
+      // the first fetch; `npm run prebuilds` in a source checkout uses them too).
+      ensureGlooHeaders();
+    }
     if (prebuilt) {
       removeStaleBuild(torch.variant, torch.version);
       process.stderr.write(`hexa-torch: using the prebuilt binary ${path.relative(process.cwd(), prebuilt)}\n`);

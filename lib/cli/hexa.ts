@@ -20,17 +20,22 @@ import { runEval } from './eval-command.js';
 import { runExport } from './export-command.js';
 import { flagHelp, UsageError } from './flag-table.js';
 import { runPlot, runReport } from './report-commands.js';
+import { distBackends } from '../dist/communicator.js';
+import { exitWithLauncher, launch, splitLaunchFlags, type LaunchFlags } from '../dist/launch.js';
 
 const USAGE = `usage:
   hexa train [--config file.json|yaml] [--method ${METHODS.join('|')}]
              [--data cifar10|mnist:<dir>|<image folder>] [--arch resnet18|resnet50] [--epochs N]
              [--batch-size N] [--device cpu|cuda|cuda:N] [--out DIR] [--resume [checkpoint.json]]
              [--<any config key> VALUE ...] [--moco.<key> VALUE] [--dcluster.<key> VALUE]   (hexa train --help)
+             [--nproc N [--nnodes M --node-rank R --master-addr HOST] [--master-port P]]
   hexa eval <run dir | checkpoint.json | weights.safetensors> [flags]   (hexa eval --help)
   hexa export <run dir | checkpoint.json | weights.safetensors> [--out PREFIX]   (.safetensors + PyTorch .pt)
   hexa plot <run dir> [--out DIR]        (training curves, SVG + PNG)
   hexa report <run dir> [--out FILE]     (one self-contained HTML page)
   hexa info
+--nproc starts N data-parallel workers on this node (docs/distributed.md); a worker started by
+torchrun or Slurm (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) joins its world by itself.
 With no arguments, hexa train runs the embedded default: HEXA_MoCo on a CIFAR-10 subset,
 sized for a 2-core CPU, ending with kNN top-1 next to two baselines; --method alone runs that
 method's preset of the same size. --resume continues a run with its saved config: only
@@ -133,12 +138,34 @@ Sections take --section.key (--moco.queue-size 8192); --adversarial off switches
 flags:
 ${flagHelp(trainFlagDocs(method))}`;
 
+/** `hexa train --nproc N ...`: this node's workers, each `hexa train ...` in the world. */
+async function launchWorkers(flags: LaunchFlags, rest: string[]): Promise<number> {
+  const config = configFromFlags(parseFlags(rest)); // a usage error stops here, not in N workers
+  const backend = config.device.startsWith('cuda') ? 'nccl' : 'gloo';
+  const support = distBackends();
+  if (!support[backend]) throw new UsageError(`--nproc is unavailable: ${backend === 'gloo' ? support.glooMissing : support.ncclMissing}`);
+  const world = flags.nproc * flags.nnodes;
+  process.stderr.write(`hexa: starting ${flags.nproc} worker${flags.nproc > 1 ? 's' : ''} (ranks ${flags.nodeRank * flags.nproc}..${(flags.nodeRank + 1) * flags.nproc - 1} of ${world}, ${backend}, rendezvous ${flags.masterAddr}:${flags.masterPort})\n`);
+  const r = await launch({ ...flags, script: process.argv[1], args: ['train', ...rest] });
+  if (r.failure) process.stderr.write(`hexa: training failed: ${r.failure}\n`);
+  return r.code;
+}
+
 async function runTrain(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     const m = argv[argv.indexOf('--method') + 1];
     process.stdout.write(TRAIN_USAGE((METHODS as string[]).includes(m) ? (m as Method) : DEFAULTS.method) + '\n');
     return 0;
   }
+  let split: ReturnType<typeof splitLaunchFlags>;
+  try {
+    split = splitLaunchFlags(argv);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (split.launch) return launchWorkers(split.launch, split.rest);
+  exitWithLauncher();
+  const lead = (Number(process.env.RANK) || 0) === 0;
   const config = configFromFlags(parseFlags(argv));
   const tty = process.stderr.isTTY;
   let stop = false;
@@ -147,7 +174,7 @@ async function runTrain(argv: string[]): Promise<number> {
     stop = true;
     process.stderr.write('\nhexa: stopping after this step to save a checkpoint (Ctrl-C again to quit now)\n');
   });
-  const say = (m: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}hexa: ${m}\n`);
+  const say = (m: string) => lead && process.stderr.write(`${tty ? '\r\x1b[K' : ''}hexa: ${m}\n`);
   const i = info();
   say(`${config.resume ? 'resuming ' : ''}${config.method} on ${config.data}${config.trainSubset ? ` (first ${config.trainSubset} images)` : ''}, ${config.arch} width ${config.width}, ` +
     `${config.epochs} epochs, batch ${config.batchSize}, ${config.device} (LibTorch ${i.libtorch.version}, ${i.threads} threads) -> ${config.out}`);
@@ -166,6 +193,7 @@ async function runTrain(argv: string[]): Promise<number> {
     },
   });
   if (result.stopped) return 130;
+  if (!lead) return 0;
   say(`done in ${formatDuration(result.wallSeconds)}; backbone weights: ${result.backbone}; checkpoint: ${result.checkpoint}`);
   if (result.knnTop1 !== undefined) {
     const rows: Array<[string, number]> = [[`${config.method} (trained)`, result.knnTop1]];

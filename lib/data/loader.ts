@@ -16,6 +16,14 @@ export interface BatchLoaderOptions {
   dropLast?: boolean;
   /** Batches loading ahead of the one being used; 0 loads each on demand. Default 2. */
   prefetch?: number;
+  /**
+   * Data parallel (PyTorch's DistributedSampler): this process is `rank` of `worldSize`. Every
+   * rank walks the same seeded order in global batches of batchSize × worldSize and takes its
+   * own disjoint slice of batchSize; an epoch has as many steps on every rank. Without
+   * dropLast the last global batch is split evenly, padded with images from the start of the
+   * epoch's order (as DistributedSampler pads). Default: one process.
+   */
+  shard?: { rank: number; worldSize: number };
 }
 
 export interface EpochOptions {
@@ -60,6 +68,8 @@ export class BatchLoader {
   readonly seed: number;
   readonly dropLast: boolean;
   readonly prefetch: number;
+  readonly rank: number;
+  readonly worldSize: number;
 
   private closed = false;
   private readonly running = new Set<AbortController>();
@@ -78,12 +88,16 @@ export class BatchLoader {
     this.seed = o.seed === undefined ? 0 : checkInteger(where, 'options.seed', o.seed, 0, UINT32_MAX);
     this.dropLast = o.dropLast === undefined ? false : checkBoolean(where, 'options.dropLast', o.dropLast);
     this.prefetch = o.prefetch === undefined ? 2 : checkInteger(where, 'options.prefetch', o.prefetch, 0, 1024);
+    const shard = o.shard === undefined ? { rank: 0, worldSize: 1 } : checkOptions<{ rank: number; worldSize: number }>(where, 'options.shard', o.shard);
+    this.worldSize = checkInteger(where, 'options.shard.worldSize', shard.worldSize, 1, 1 << 20);
+    this.rank = checkInteger(where, 'options.shard.rank', shard.rank, 0, this.worldSize - 1);
   }
 
   /** Batches per epoch. */
   get stepsPerEpoch(): number {
     const n = this.dataset.size;
-    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+    const global = this.batchSize * this.worldSize;
+    return this.dropLast ? Math.floor(n / global) : Math.ceil(n / global);
   }
 
   /** The order in which epoch `epoch` visits the dataset (a permutation of [0, size)). */
@@ -139,7 +153,17 @@ export class BatchLoader {
   }
 
   private slice(order: Uint32Array, step: number): Uint32Array {
-    return order.slice(step * this.batchSize, Math.min((step + 1) * this.batchSize, order.length));
+    const global = this.batchSize * this.worldSize;
+    const start = step * global;
+    if (this.worldSize === 1) return order.slice(start, Math.min(start + this.batchSize, order.length));
+    const left = order.length - start;
+    if (left >= global) return order.slice(start + this.rank * this.batchSize, start + (this.rank + 1) * this.batchSize);
+    // The last, partial global batch (no dropLast): ceil(left / worldSize) per rank, the
+    // shortfall taken from the start of the order.
+    const per = Math.ceil(left / this.worldSize);
+    const out = new Uint32Array(per);
+    for (let i = 0; i < per; i++) out[i] = order[(start + this.rank * per + i) % order.length];
+    return out;
   }
 
   private async *run(epoch: number, startStep: number, signal: AbortSignal | undefined): AsyncGenerator<LoaderBatch, void, undefined> {

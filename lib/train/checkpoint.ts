@@ -18,6 +18,8 @@ export interface RunPosition {
   epoch: number;
   epochStep: number;
   globalStep: number;
+  /** Processes of the data-parallel run that saved it (absent: 1); epochStep counts its global batches. */
+  worldSize?: number;
 }
 
 export interface CheckpointInfo extends RunPosition {

@@ -136,6 +136,11 @@ export interface TrainConfig {
   baselines: boolean;
   /** Start pre-training from these torchvision-named backbone weights (safetensors: hexa export's, or a torchvision resnet18/50 state dict); null = torchvision's random initialisation. */
   init: string | null;
+  /**
+   * Data-parallel runs (docs/distributed.md): seconds a rank waits for its peers (rendezvous,
+   * every collective) before the run fails naming the silent ranks.
+   */
+  distTimeout: number;
 }
 
 /** The defaults: HEXA_MoCo on CIFAR-10 as the method doc gives them for CIFAR. */
@@ -177,6 +182,7 @@ export const DEFAULTS: TrainConfig = {
   logEvery: 20,
   baselines: false,
   init: null,
+  distTimeout: 300,
 };
 
 const device: Check = (v, key) => (typeof v === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(v) ? v : fail(key, "'auto', 'cpu', 'cuda' or 'cuda:N'", v));
@@ -231,13 +237,14 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   logEvery: num(1, 1e9, true),
   baselines: bool,
   init: (v, key) => (v === null ? null : str(v, key)),
+  distTimeout: num(1, 86400),
 };
 
 /** Every known top-level key, for messages and the CLI. */
 export const CONFIG_KEYS = Object.keys(CHECKS) as Array<keyof TrainConfig>;
 
 /** Keys a resumed run may change: how long, where and how fast it runs, not what it computes. */
-export const RESUME_OVERRIDABLE: ReadonlyArray<keyof TrainConfig> = ['epochs', 'device', 'threads', 'logEvery', 'knnEvery', 'knnSubset', 'saveEvery', 'out', 'resume', 'baselines'];
+export const RESUME_OVERRIDABLE: ReadonlyArray<keyof TrainConfig> = ['epochs', 'device', 'threads', 'logEvery', 'knnEvery', 'knnSubset', 'saveEvery', 'out', 'resume', 'baselines', 'distTimeout'];
 
 /** Whether the method trains with hard views (HEXA_*). */
 export const hasHardViews = (m: Method) => m.startsWith('hexa-');

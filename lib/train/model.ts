@@ -1,6 +1,7 @@
 // A model being trained, of any method: the native trainer (one handle type for every method)
 // plus the method's views. The trainer owns all randomness of the run, the augmentation
 // generator included, so its state() is the whole random state of a checkpoint.
+import type { Communicator } from '../dist/communicator.js';
 import { native } from '../native.js';
 import type { Metrics } from '../native-types.js';
 import { cat, Generator, handleOf, scope, tensor, Tensor } from '../tensor.js';
@@ -27,10 +28,14 @@ export class TrainerModel {
     readonly augmentGenerator: Generator,
   ) {}
 
-  /** `datasetSize`: training images (DeepCluster's bank); `viewSize`: side of the large views. */
-  static async create(config: TrainConfig, context: MethodContext): Promise<TrainerModel> {
+  /**
+   * `datasetSize`: training images (DeepCluster's bank); `viewSize`: side of the large views.
+   * With a `communicator` the trainer is one rank of a data-parallel world: creating it is a
+   * collective (rank 0's initial state everywhere), as is every step.
+   */
+  static async create(config: TrainConfig, context: MethodContext, communicator?: Communicator): Promise<TrainerModel> {
     const method = methodOf(config.method);
-    const options = { ...commonOptions(config, context), ...method.nativeOptions(config, context) };
+    const options = { ...commonOptions(config, context), ...method.nativeOptions(config, context), ...(communicator ? { communicator: communicator.handle } : {}) };
     const handle = await native().createTrainer(familyOf(config.method), options);
     return new TrainerModel(config, context, method, handle, Generator.fromHandle(handle.augmentGenerator()));
   }

@@ -4,10 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BatchLoader, openDataset, subset, type ImageDataset } from '../data/index.js';
+import { Communicator, distBackends } from '../dist/communicator.js';
+import { worldFromEnv } from '../dist/env.js';
 import { datasetFeatures, knnAccuracy } from '../eval/knn.js';
 import { setNumThreads } from '../runtime.js';
 import { scope, Tensor } from '../tensor.js';
-import { RESUME_OVERRIDABLE, type TrainConfig } from './config.js';
+import { familyOf, RESUME_OVERRIDABLE, type TrainConfig } from './config.js';
 import { exportBackbone, loadCheckpoint, readCheckpointInfo, saveCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { initBackbone } from './init.js';
 import { TrainerModel, type Metrics } from './model.js';
@@ -60,6 +62,35 @@ export interface TrainResult {
   wallSeconds: number;
 }
 
+export interface TrainOptions {
+  /**
+   * This process's rank in a data-parallel world (docs/distributed.md). Default: the world of
+   * the environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, as torchrun sets them), else
+   * one process.
+   */
+  communicator?: Communicator;
+}
+
+/** The communicator of the environment's world (none when not in one); the caller closes it. */
+export async function connectFromEnv(config: TrainConfig): Promise<Communicator | null> {
+  const world = worldFromEnv();
+  if (!world) return null;
+  const backend = config.device.startsWith('cuda') ? 'nccl' : 'gloo';
+  const support = distBackends();
+  if (!support[backend]) throw new Error(`data-parallel training with ${backend} is unavailable: ${backend === 'gloo' ? support.glooMissing : support.ncclMissing}`);
+  return Communicator.connect({ backend, ...world, timeoutSeconds: config.distTimeout, cudaDevice: world.localRank });
+}
+
+/**
+ * Where a resumed run continues in its epoch: the checkpoint counts global batches of its own
+ * world size; another world size starts at the batch holding the first image not yet seen (at
+ * most one global batch is seen twice).
+ */
+export function resumeStep(epochStep: number, savedWorld: number, world: number, stepsPerEpoch: number): number {
+  if (savedWorld === world) return epochStep;
+  return Math.min(stepsPerEpoch, Math.floor((epochStep * savedWorld) / world));
+}
+
 /** kNN top-1 of `embed` features: bank = training images, queries = test images. */
 export async function knnTop1(
   embed: (images: Tensor) => Promise<Tensor>,
@@ -101,45 +132,67 @@ export function resumedConfig(saved: TrainConfig, given: Partial<TrainConfig>): 
   return out as unknown as TrainConfig;
 }
 
-export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+export async function train(config: TrainConfig, hooks: TrainHooks = {}, options: TrainOptions = {}): Promise<TrainResult> {
   const t0 = performance.now();
-  const say = (m: string) => hooks.onMessage?.(m);
   if (config.threads) setNumThreads(config.threads);
   const ckptDir = path.join(config.out, 'checkpoints');
   const resume = resumeCheckpoint(config);
   // The saved run's config decides everything that shapes the model and the data order.
   if (resume) config = resumedConfig(resume.info.config, config);
-  fs.mkdirSync(config.out, { recursive: true });
-  const releaseLock = acquireRunLock(config.out);
+  // Data parallel: every rank computes; rank 0 alone writes (lock, config, metrics,
+  // checkpoints, backbone) and reports.
+  const comm = options.communicator ?? (await connectFromEnv(config));
+  const ownComm = comm !== null && !options.communicator;
+  const world = comm?.worldSize ?? 1;
+  const rank = comm?.rank ?? 0;
+  const lead = rank === 0;
+  const say = (m: string) => lead && hooks.onMessage?.(m);
+  if (comm && /^cuda$/.test(config.device)) config = { ...config, device: `cuda:${worldFromEnv()?.localRank ?? 0}` };
+  // A stop asked on any rank stops every rank after the same step.
+  const agreeStop = async (): Promise<boolean> => {
+    const asked = hooks.stopRequested?.() ?? false;
+    return comm ? (await comm.sum([asked ? 1 : 0]))[0] > 0 : asked;
+  };
+  if (lead) fs.mkdirSync(config.out, { recursive: true });
+  let releaseLock = () => {};
   let model: TrainerModel | null = null;
   let loader: BatchLoader | null = null;
   let log: fs.WriteStream | null = null;
   try {
+    if (lead) releaseLock = acquireRunLock(config.out);
     const trainSet = await openTrainSet(config);
-    if (trainSet.size < config.batchSize) {
-      throw new Error(`batchSize ${config.batchSize} is larger than the ${trainSet.size} training images of ${trainSet.name}`);
+    if (trainSet.size < config.batchSize * world) {
+      throw new Error(`batchSize ${config.batchSize}${world > 1 ? ` × ${world} processes` : ''} is larger than the ${trainSet.size} training images of ${trainSet.name}`);
+    }
+    if (familyOf(config.method) === 'moco' && config.moco.queueSize < config.batchSize * world) {
+      throw new Error(`moco.queueSize ${config.moco.queueSize} is smaller than the ${config.batchSize * world} keys a step enqueues (batchSize ${config.batchSize}${world > 1 ? ` × ${world} processes` : ''})`);
     }
     const testSet = trainSet.classes && config.knnEvery >= 0 ? await openDataset(config.data, 'test') : null;
     const context = { viewSize: config.imageSize || trainSet.height, datasetSize: trainSet.size };
-    loader = new BatchLoader(trainSet, { batchSize: config.batchSize, seed: config.seed >>> 0, dropLast: true, prefetch: 2 });
+    const shard = { rank, worldSize: world };
+    loader = new BatchLoader(trainSet, { batchSize: config.batchSize, seed: config.seed >>> 0, dropLast: true, prefetch: 2, shard });
     const stepsPerEpoch = loader.stepsPerEpoch;
     const totalSteps = Math.max(1, stepsPerEpoch * config.epochs);
-    const baseLr = (config.lr * config.batchSize) / 256;
-    model = await TrainerModel.create(config, context);
+    // batchSize is per process (as DDP's): the learning rate scales with the global batch.
+    const baseLr = (config.lr * config.batchSize * world) / 256;
+    model = await TrainerModel.create(config, context, comm ?? undefined);
     let epoch = 0;
     let epochStep = 0;
     if (resume) {
       await loadCheckpoint(resume.file, resume.info, model);
       epoch = resume.info.epoch;
-      epochStep = resume.info.epochStep;
-      say(`resumed from ${resume.file} at epoch ${epoch + 1}, step ${epochStep}`);
+      const savedWorld = resume.info.worldSize ?? 1;
+      epochStep = resumeStep(resume.info.epochStep, savedWorld, world, stepsPerEpoch);
+      say(`resumed from ${resume.file} at epoch ${epoch + 1}, step ${epochStep}` +
+        (savedWorld !== world ? ` (saved by ${savedWorld} process${savedWorld > 1 ? 'es' : ''} at step ${resume.info.epochStep}, now ${world})` : ''));
     } else {
-      fs.writeFileSync(path.join(config.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+      if (lead) fs.writeFileSync(path.join(config.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+      // Every rank reads the same file, so the ranks start equal without a broadcast.
       if (config.init) say(`initialised the backbone from ${await initBackbone(model, config.init)}`);
       if (model.wantsInitPass && config.epochs > 0) {
         // DeepCluster: every image's embedding in the bank before the first clustering.
         say(`filling the memory bank (${trainSet.size} images)`);
-        const bankLoader = new BatchLoader(trainSet, { batchSize: config.batchSize, seed: config.seed >>> 0, dropLast: false, prefetch: 2, shuffle: false });
+        const bankLoader = new BatchLoader(trainSet, { batchSize: config.batchSize, seed: config.seed >>> 0, dropLast: false, prefetch: 2, shuffle: false, shard });
         try {
           for await (const batch of bankLoader.tensors(0)) await model.observe(batch.images, batch.indices);
         } finally {
@@ -147,7 +200,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         }
       }
     }
-    log = fs.createWriteStream(path.join(config.out, 'metrics.jsonl'), { flags: 'a' });
+    if (lead) log = fs.createWriteStream(path.join(config.out, 'metrics.jsonl'), { flags: 'a' });
+    const at = (epoch: number, epochStep: number, globalStep: number) => ({ epoch, epochStep, globalStep, ...(world > 1 ? { worldSize: world } : {}) });
     let stopped = false;
     let lastCheckpoint: string | null = null;
     let knn: number | undefined;
@@ -158,12 +212,23 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       let lossCount = 0;
       // A run resumed mid-epoch already has this epoch's set-up (assignments) in its state.
       const setup = epochStep === 0 ? await model.beginEpoch(epoch) : undefined;
-      if (setup && Object.keys(setup).length) log.write(JSON.stringify({ type: 'epoch-setup', epoch, ...setup }) + '\n');
+      if (setup && Object.keys(setup).length) log?.write(JSON.stringify({ type: 'epoch-setup', epoch, ...setup }) + '\n');
       for await (const batch of loader.tensors(epoch, { startStep: epochStep })) {
         const globalStep = epoch * stepsPerEpoch + batch.step;
         const lr = cosineWithWarmup(globalStep, totalSteps, baseLr, config.warmupEpochs * stepsPerEpoch, config.finalLr);
-        const m = await model.step(batch.images, batch.indices, lr, epoch >= config.hardViewStartEpoch ? 1 : 0);
-        imagesSeen += batch.images.shape[0];
+        let m = await model.step(batch.images, batch.indices, lr, epoch >= config.hardViewStartEpoch ? 1 : 0);
+        // Data parallel: the step's metrics are the mean over ranks, and whether any rank was
+        // asked to stop rides along (one collective).
+        let stopNow: boolean;
+        if (comm) {
+          const names = Object.keys(m);
+          const sums = await comm.sum([...names.map((k) => m[k]), hooks.stopRequested?.() ? 1 : 0]);
+          m = Object.fromEntries(names.map((k, i) => [k, sums[i] / world]));
+          stopNow = sums[names.length] > 0;
+        } else {
+          stopNow = hooks.stopRequested?.() ?? false;
+        }
+        imagesSeen += batch.images.shape[0] * world;
         lossSum += m.loss;
         lossCount++;
         const elapsed = (performance.now() - tRun) / 1000;
@@ -179,24 +244,27 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
           imagesPerSecond: imagesSeen / elapsed,
           elapsedSeconds: elapsed,
         } as StepLog;
-        log.write(JSON.stringify(entry) + '\n');
-        hooks.onStep?.(entry);
+        log?.write(JSON.stringify(entry) + '\n');
+        if (lead) hooks.onStep?.(entry);
         if (!Number.isFinite(m.loss)) {
           const origin = resume && globalStep === resume.info.globalStep ? ` (the first step after loading ${resume.file}: check that checkpoint)` : ': lower lr';
           throw new Error(`the loss became ${m.loss} at epoch ${epoch + 1} step ${batch.step}${origin}`);
         }
-        if (hooks.stopRequested?.() && batch.step + 1 < stepsPerEpoch) {
-          lastCheckpoint = await saveCheckpoint(ckptDir, 'last', model, { epoch, epochStep: batch.step + 1, globalStep: globalStep + 1 });
+        if (stopNow && batch.step + 1 < stepsPerEpoch) {
+          if (lead) lastCheckpoint = await saveCheckpoint(ckptDir, 'last', model, at(epoch, batch.step + 1, globalStep + 1));
           say(`stopped; checkpoint ${lastCheckpoint} (resume with --resume)`);
           stopped = true;
           break;
         }
       }
       if (stopped) break;
-      const done = { epoch: epoch + 1, epochStep: 0, globalStep: (epoch + 1) * stepsPerEpoch };
-      lastCheckpoint = await saveCheckpoint(ckptDir, 'last', model, done);
-      if ((epoch + 1) % config.saveEvery === 0) await saveCheckpoint(ckptDir, `epoch-${String(epoch + 1).padStart(4, '0')}`, model, done);
-      const wantKnn = testSet && config.knnEvery > 0 && (epoch + 1) % config.knnEvery === 0;
+      const done = at(epoch + 1, 0, (epoch + 1) * stepsPerEpoch);
+      if (lead) {
+        lastCheckpoint = await saveCheckpoint(ckptDir, 'last', model, done);
+        if ((epoch + 1) % config.saveEvery === 0) await saveCheckpoint(ckptDir, `epoch-${String(epoch + 1).padStart(4, '0')}`, model, done);
+      }
+      // The kNN monitor runs on rank 0 (the others wait at their next collective).
+      const wantKnn = lead && testSet && config.knnEvery > 0 && (epoch + 1) % config.knnEvery === 0;
       const m = model;
       if (wantKnn) knn = await knnTop1((x) => m.embed(x), trainSet, testSet!, config);
       const e: EpochLog = {
@@ -208,19 +276,19 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         setup: setup && Object.keys(setup).length ? setup : undefined,
         elapsedSeconds: (performance.now() - tRun) / 1000,
       };
-      log.write(JSON.stringify(e) + '\n');
-      hooks.onEpoch?.(e);
-      if (hooks.stopRequested?.()) {
+      log?.write(JSON.stringify(e) + '\n');
+      if (lead) hooks.onEpoch?.(e);
+      if (await agreeStop()) {
         stopped = epoch + 1 < config.epochs;
         if (stopped) say(`stopped; checkpoint ${lastCheckpoint} (resume with --resume)`);
         epoch++;
         break;
       }
     }
-    const backbone = path.join(config.out, 'backbone.safetensors');
-    await exportBackbone(model, backbone);
+    const backbone = lead ? path.join(config.out, 'backbone.safetensors') : null;
+    if (backbone) await exportBackbone(model, backbone);
     const m = model;
-    if (!stopped && testSet && config.knnEvery === 0) knn = await knnTop1((x) => m.embed(x), trainSet, testSet, config);
+    if (lead && !stopped && testSet && config.knnEvery === 0) knn = await knnTop1((x) => m.embed(x), trainSet, testSet, config);
     return { stopped, epochsDone: epoch, globalStep: epoch * stepsPerEpoch, checkpoint: lastCheckpoint, backbone, knnTop1: knn, wallSeconds: (performance.now() - t0) / 1000 };
   } finally {
     if (log) {
@@ -229,6 +297,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     }
     loader?.close();
     model?.dispose();
+    // Leaving the world: a backend whose peers died may take a while to shut down; the run's
+    // own outcome (result or error) does not wait more than a few seconds for it.
+    if (ownComm) await Promise.race([comm!.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
     releaseLock();
   }
 }

@@ -5,6 +5,7 @@
 
 #include "binding/async_work.h"
 #include "binding/clustering_ops.h"
+#include "binding/dist_ops.h"
 #include "binding/errors.h"
 #include "binding/eval_ops.h"
 #include "binding/handles.h"
@@ -92,6 +93,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<FineTune>(env, exports, "fineTune");
   Export<SphericalKmeans>(env, exports, "sphericalKmeans");
   Export<NormalizedMutualInformation>(env, exports, "normalizedMutualInformation");
+
+  // data-parallel training's communicator (dist_ops.cpp, native/dist/)
+  Export<DistBackends>(env, exports, "distBackends");
+  Export<ConnectProcessGroup>(env, exports, "connectProcessGroup");
+  Export<CommunicatorAllReduce>(env, exports, "communicatorAllReduce");
+  Export<CommunicatorBroadcast>(env, exports, "communicatorBroadcast");
+  Export<CommunicatorBarrier>(env, exports, "communicatorBarrier");
+  Export<CommunicatorClose>(env, exports, "communicatorClose");
 
   // fused HEXA kernels (native/kernels/), wrapped in kernels_hard_views.cpp and kernels_losses.cpp (kernel_ops.h)
   // hard views and the momentum encoder (kernels_hard_views.cpp)

@@ -2,6 +2,7 @@
 
 #include "binding/args.h"
 #include "binding/async_work.h"
+#include "binding/dist_ops.h"
 #include "binding/errors.h"
 #include "binding/handles.h"
 #include "kernels/augment.h"
@@ -128,6 +129,7 @@ Factory MocoFactory(const Args& a, const Napi::Object& obj, const Options& o) {
   m.queueSize = o.integer("queueSize", 4096, 1, int64_t{1} << 24);
   m.temperature = o.number("temperature", 0.2, 1e-6, 1e6);
   m.keyMomentum = o.number("keyMomentum", 0.99, 0, 1);
+  m.shuffleBN = o.boolean("shuffleBN", true);
   return [m] { return std::make_unique<train::MocoTrainer>(m); };
 }
 
@@ -252,6 +254,8 @@ Napi::Value TrainerHandle::Step(const Napi::CallbackInfo& info) {
     in.pgdNoise = options.tensor("pgdNoise");
     in.perm = options.tensor("perm");
     in.boxes = options.tensor("boxes");
+    in.keyShuffle = options.tensor("keyShuffle");
+    if (in.keyShuffle) in.keyShuffle = in.keyShuffle->to(at::kCPU, at::kLong, false, true);
     if (in.pgdNoise && in.pgdNoise->sizes() != in.views[0].sizes()) ThrowRangeError("Trainer.step: options.pgdNoise must have views[0]'s shape");
     if (in.perm.has_value() != in.boxes.has_value()) ThrowTypeError("Trainer.step: options.perm and options.boxes go together");
     if (in.perm && (in.perm->dim() != 1 || in.perm->size(0) != n)) ThrowRangeError("Trainer.step: options.perm must be [N]");
@@ -438,11 +442,17 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     }
   }
   if (!factory) a.typeError("method", "one of " + known, mv);
+  // A data-parallel trainer (options.communicator from connectProcessGroup): its creation is a
+  // collective (rank 0's state is broadcast), as is every step.
+  std::shared_ptr<dist::Communicator> comm = dist::Single();
+  Napi::Value cv = a.object(1, "options").Get("communicator");
+  if (!cv.IsUndefined()) comm = CommunicatorOf(cv, a.fn(), "options.communicator");
   return RunAsync(
       a.env(), "createTrainer",
-      [factory] {
+      [factory, comm] {
         auto shared = std::make_shared<SharedTrainer>();
         shared->trainer = factory();
+        shared->trainer->attach(comm);
         return shared;
       },
       [](Napi::Env env, std::shared_ptr<SharedTrainer>& s) -> Napi::Value { return TrainerHandle::Wrap(env, s); });

@@ -62,6 +62,60 @@ KmeansResult SphericalKmeans(const at::Tensor& x, const KmeansOptions& o, const 
   return r;
 }
 
+KmeansResult SphericalKmeans(const at::Tensor& x, const KmeansOptions& o, const std::optional<at::Tensor>& initial,
+                             at::Generator& gen, dist::Communicator& comm) {
+  if (!comm.distributed()) return SphericalKmeans(x, o, initial, gen);
+  const int64_t n = x.size(0), k = o.k, world = comm.worldSize();
+  TORCH_CHECK(x.dim() == 2 && n >= 1, "k-means: the bank must be [N, C] with N >= 1, got ", x.sizes());
+  TORCH_CHECK(k >= 1 && k <= n, "k-means: ", k, " clusters need at least as many bank rows, got ", n);
+  KmeansResult r;
+  if (initial) {
+    TORCH_CHECK(initial->dim() == 2 && initial->size(0) == k && initial->size(1) == x.size(1),
+                "k-means: initial centroids must be [", k, ", ", x.size(1), "], got ", initial->sizes());
+    r.centroids = initial->to(x.options()).clone();
+  } else {
+    at::Tensor rows = comm.rank() == 0 ? at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, k)
+                                       : at::zeros({k}, at::TensorOptions().dtype(at::kLong));
+    r.centroids = x.index_select(0, rows.to(x.device())).clone();
+  }
+  // Rank 0's centroids everywhere (initial ones given per rank could differ in their last bits).
+  std::vector<at::Tensor> shared = {r.centroids};
+  comm.broadcast(shared, 0);
+  // This rank's rows: one contiguous slice of ceil(n / world) (the last ones may be shorter).
+  const int64_t slice = (n + world - 1) / world;
+  const int64_t lo = std::min(n, comm.rank() * slice), hi = std::min(n, lo + slice);
+  const at::Tensor mine = x.slice(0, lo, hi);
+  at::Tensor score = at::empty({hi - lo}, x.options());
+  at::Tensor assignment = at::empty({hi - lo}, x.options().dtype(at::kLong));
+  at::Tensor reseeded = at::zeros({1}, at::TensorOptions().dtype(at::kLong));
+  for (int64_t it = 0;; ++it) {
+    if (hi > lo) kernels::kmeans_assign_out(mine, r.centroids, 0, assignment, score);
+    if (it == o.iterations) break;
+    // Sums in float64 (as the CPU kernel), then normalised; an empty cluster keeps its centroid.
+    at::Tensor sums = at::zeros({k, x.size(1)}, x.options().dtype(at::kDouble));
+    if (hi > lo) sums.index_add_(0, assignment, mine.to(at::kDouble));
+    at::Tensor counts = at::bincount(assignment, {}, k).to(x.options().dtype(at::kLong));
+    std::vector<at::Tensor> reduce = {sums, counts};
+    comm.allReduceSum(reduce);
+    sums = reduce[0];
+    counts = reduce[1];
+    at::Tensor unit = (sums / sums.norm(2, {1}, true).clamp_min(1e-12)).to(x.scalar_type());
+    r.centroids = at::where(counts.gt(0).unsqueeze(1), unit, r.centroids);
+    if (comm.rank() == 0) reseeded += ReseedEmpty(r.centroids, counts, o.splitDelta, gen);
+    std::vector<at::Tensor> after = {r.centroids};
+    comm.broadcast(after, 0);
+  }
+  // Every rank's assignments, padded to whole slices for the gather.
+  at::Tensor padded = at::full({slice}, -1, assignment.options());
+  padded.slice(0, 0, hi - lo).copy_(assignment);
+  r.assignment = comm.allGather(padded).slice(0, 0, n).contiguous();
+  std::vector<at::Tensor> total = {reseeded};
+  comm.broadcast(total, 0);
+  r.reseeded = total[0].item<int64_t>();
+  r.counts = at::bincount(r.assignment, {}, k).to(at::kCPU, at::kLong);
+  return r;
+}
+
 double NormalizedMutualInformation(const at::Tensor& a, const at::Tensor& b) {
   TORCH_CHECK(a.dim() == 1 && a.sizes() == b.sizes(), "NMI: two labelings of the same length");
   const int64_t n = a.size(0);

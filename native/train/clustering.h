@@ -6,6 +6,8 @@
 
 #include <optional>
 
+#include "dist/communicator.h"
+
 namespace hexa::train {
 
 struct KmeansOptions {
@@ -28,6 +30,12 @@ struct KmeansResult {
 // drawn from gen. Requires N >= K.
 KmeansResult SphericalKmeans(const at::Tensor& x, const KmeansOptions& o, const std::optional<at::Tensor>& initial,
                              at::Generator& gen);
+// The same clustering with the work shared out over the ranks of `comm` (every rank holds the
+// same x): each rank assigns its slice of the rows, the per-cluster sums (float64) and counts
+// are all-reduced, rank 0 draws the initial centroids and re-seeds empty clusters (its
+// generator) and broadcasts them, and the assignments are gathered. Single-process: the above.
+KmeansResult SphericalKmeans(const at::Tensor& x, const KmeansOptions& o, const std::optional<at::Tensor>& initial,
+                             at::Generator& gen, dist::Communicator& comm);
 
 // Normalised mutual information (arithmetic mean normalisation, as sklearn's default) between
 // two labelings of the same items, int64 [N] each; 1 when both are constant.

@@ -117,8 +117,15 @@ at::Tensor DClusterTrainer::cutmixLoss(const at::Tensor& z, const at::Tensor& ta
 
 void DClusterTrainer::writeBank(const at::Tensor& z, const at::Tensor& indices, int64_t n) {
   torch::NoGradGuard no_grad;
-  for (int64_t c = 0; c < 2; ++c) bank_[c].index_copy_(0, indices, z.slice(0, c * n, (c + 1) * n).detach());
-  bankFilled_.index_fill_(0, indices, 1);
+  // Data parallel: every rank's two large crops' embeddings and indices, so each rank's bank
+  // holds the whole dataset as a single process's would (rank r's rows are r's slice).
+  const at::Tensor zAll = comm_->allGather(z.slice(0, 0, 2 * n).detach());
+  const at::Tensor idxAll = comm_->allGather(indices);
+  for (int64_t r = 0; r < comm_->worldSize(); ++r) {
+    const at::Tensor idx = idxAll.slice(0, r * n, (r + 1) * n);
+    for (int64_t c = 0; c < 2; ++c) bank_[c].index_copy_(0, idx, zAll.slice(0, (2 * r + c) * n, (2 * r + c + 1) * n));
+    bankFilled_.index_fill_(0, idx, 1);
+  }
 }
 
 namespace {
@@ -183,6 +190,8 @@ Metrics DClusterTrainer::step(const StepInputs& in, double lr) {
     mix = cutmixLoss(model_->forward(view.images), targets, pairs, view);
     (mix * plan.cutmixWeight).backward();
   }
+  // Each rank's loss is the mean over its rows: the ranks' mean gradient is the global batch's.
+  dist::AverageGradients(*comm_, model_->parameters());
   optimizer_->step(lr);
   at::Tensor metrics = at::stack({clean.detach().to(at::kDouble), adv.detach().to(at::kDouble),
                                   mix.detach().to(at::kDouble), accuracy.to(at::kDouble)})
@@ -216,7 +225,7 @@ Metrics DClusterTrainer::beginEpoch(const EpochInputs& in) {
     ko.iterations = options_.kmeansIterations;
     std::optional<at::Tensor> init;
     if (in.initialCentroids) init = (*in.initialCentroids)[h].to(x.device());
-    KmeansResult r = SphericalKmeans(x, ko, init, generator_);
+    KmeansResult r = SphericalKmeans(x, ko, init, generator_, *comm_);
     prototypes_[h].copy_(r.centroids);
     assignments_[h].index_copy_(0, rows, r.assignment);
     const std::string p = "kmeans" + std::to_string(h) + ".";

@@ -40,6 +40,36 @@ at::Tensor MocoTrainer::info_nce(const at::Tensor& q, const at::Tensor& k, at::T
   return ops::InfoNCELoss(q, k, queue_, options_.temperature, std::nullopt, accuracy);
 }
 
+std::pair<at::Tensor, at::Tensor> MocoTrainer::keys(const at::Tensor& viewK, const std::optional<at::Tensor>& shuffle) {
+  torch::NoGradGuard no_grad;
+  dist::Communicator& c = *comm_;
+  if (!c.distributed() || !options_.shuffleBN) {
+    at::Tensor k = key_->forward(viewK);
+    return {k, c.allGather(k)};
+  }
+  // MoCo's _batch_shuffle_ddp: every rank's key views, a permutation common to all ranks,
+  // this rank's slice of the shuffled batch through the key encoder, the keys gathered and
+  // put back in image order.
+  const int64_t n = viewK.size(0), world = c.worldSize(), rank = c.rank();
+  at::Tensor all = c.allGather(viewK);
+  at::Tensor perm;
+  if (shuffle) {
+    perm = shuffle->to(at::kCPU, at::kLong);
+    TORCH_CHECK(perm.dim() == 1 && perm.size(0) == world * n && std::get<0>(perm.sort()).equal(at::arange(world * n)),
+                "keyShuffle must be a permutation of [0, ", world * n, ")");
+  } else {
+    perm = c.rank() == 0 ? at::randperm(world * n, generator_, at::TensorOptions().dtype(at::kLong))
+                         : at::empty({world * n}, at::TensorOptions().dtype(at::kLong));
+    std::vector<at::Tensor> one = {perm};
+    c.broadcast(one, 0);
+    perm = one[0];
+  }
+  perm = perm.to(viewK.device());
+  at::Tensor shuffled = c.allGather(key_->forward(all.index_select(0, perm.slice(0, rank * n, (rank + 1) * n))));
+  at::Tensor kAll = at::empty_like(shuffled).index_copy_(0, perm, shuffled);
+  return {kAll.slice(0, rank * n, (rank + 1) * n), kAll};
+}
+
 Metrics MocoTrainer::step(const StepInputs& in, double lr) {
   TORCH_CHECK(in.views.size() == 2, "MoCo takes 2 views (query, key), got ", in.views.size());
   const at::Tensor& viewQ = in.views[0];
@@ -49,11 +79,7 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
   const HardViewPlan plan(hv, in.hardViewScale, n);
   query_->train();
   key_->train();
-  at::Tensor k;
-  {
-    torch::NoGradGuard no_grad;
-    k = key_->forward(viewK);
-  }
+  auto [k, kAll] = keys(viewK, in.keyShuffle);
   optimizer_->zeroGrad();
   // Each term is backpropagated on its own: the gradients add up to those of the summed
   // loss, and only one term's graph is alive at a time.
@@ -79,11 +105,14 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
     mix = ops::InfoNCELoss(query_->forward(view.images), k, queue_, options_.temperature, targets, nullptr);
     (mix * plan.cutmixWeight).backward();
   }
+  // Data parallel: each rank's loss is the mean over its rows, so the average of the ranks'
+  // gradients is the gradient of the mean over the global batch (DDP).
+  dist::AverageGradients(*comm_, queryParams_);
   optimizer_->step(lr);
   {
     torch::NoGradGuard no_grad;
     ops::MomentumUpdate(keyParams_, queryParams_, options_.keyMomentum);
-    queuePtr_ = ops::Enqueue(queue_, k, queuePtr_);
+    queuePtr_ = ops::Enqueue(queue_, kAll, queuePtr_);  // every rank's keys, rank order
   }
   at::Tensor metrics = at::stack({clean.detach(), adv.detach(), mix.detach(), accuracy.to(clean.scalar_type())}).to(at::kCPU, at::kDouble);
   auto v = metrics.accessor<double, 1>();

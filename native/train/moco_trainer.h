@@ -16,6 +16,9 @@ struct MocoOptions {
   int64_t queueSize = 4096;
   double temperature = 0.2;
   double keyMomentum = 0.99;  // m of the key encoder (CIFAR: 0.99, ImageNet: 0.999)
+  // Data-parallel runs: the key encoder's BN sees a random mix of every rank's key views
+  // (MoCo's shuffle BN), so batch statistics cannot leak which key is the positive.
+  bool shuffleBN = true;
   OptimizerOptions optimizer;
   HardViewOptions hardViews;
   at::Device device = at::kCPU;
@@ -41,6 +44,9 @@ class MocoTrainer final : public Trainer {
 
  private:
   at::Tensor info_nce(const at::Tensor& q, const at::Tensor& k, at::Tensor* accuracy = nullptr);
+  // The keys of this rank's views and of every rank's (gathered, rank order: what the queue
+  // takes), through shuffle BN when on and distributed.
+  std::pair<at::Tensor, at::Tensor> keys(const at::Tensor& viewK, const std::optional<at::Tensor>& shuffle);
 
   MocoOptions options_;
   models::Encoder query_{nullptr}, key_{nullptr};

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "train/state_dict.h"
 
 namespace hexa::train {
@@ -28,6 +29,9 @@ struct StepInputs {
   std::optional<at::Tensor> pgdNoise;  // [N,3,H,W] in [-eps, eps]: the random start
   std::optional<at::Tensor> perm;      // int64 [N]
   std::optional<at::Tensor> boxes;     // int64 [N,4] (y0, x0, y1, x1), half-open
+  // MoCo's shuffle BN across ranks: int64 [worldSize·N], the permutation of the gathered key
+  // views (the same on every rank; otherwise rank 0 draws it and broadcasts it).
+  std::optional<at::Tensor> keyShuffle;
   // Multiplies both hard-view weights for this step; 0 skips the hard views entirely (the
   // base method's step), which is how a run starts them late (hardViewStartEpoch).
   double hardViewScale = 1.0;
@@ -69,7 +73,16 @@ class Trainer {
 
   // Everything a checkpoint needs, by name: the method's tensors plus both generators.
   StateDict state();
+  // In a data-parallel world every rank loads the same state; each rank other than 0 then
+  // forks its generators (hard views, augmentations differ per rank; rank 0 continues as saved).
   void loadState(const StateDict& state);
+
+  // Joins a data-parallel world (docs/distributed.md): rank 0's whole state on every rank,
+  // then this rank's own random streams. Steps then average gradients over the ranks and
+  // each method shares what it must (MoCo: keys, shuffle BN; DeepCluster: bank, k-means).
+  // Single-process trainers hold dist::Single(), whose collectives are the identity.
+  void attach(std::shared_ptr<dist::Communicator> comm);
+  dist::Communicator& comm() const { return *comm_; }
 
   at::Generator& generator() { return generator_; }
   at::Generator& augmentGenerator() { return augmentGenerator_; }
@@ -78,6 +91,7 @@ class Trainer {
   virtual void saveMethodState(StateDict& out) = 0;
   virtual void loadMethodState(const StateDict& state) = 0;
   at::Generator generator_, augmentGenerator_;
+  std::shared_ptr<dist::Communicator> comm_ = dist::Single();
 };
 
 }  // namespace hexa::train

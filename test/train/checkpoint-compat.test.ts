@@ -22,7 +22,7 @@ it('a hexa-torch 0.1 MoCo checkpoint resumes, and the run ends bitwise where 0.1
     for (const f of fs.readdirSync(fixture)) if (f !== 'two-epochs-sha256.json') fs.copyFileSync(path.join(fixture, f), path.join(ckpt, f));
     const info = readCheckpointInfo(path.join(ckpt, 'last.json'));
     expect(info.method).toBe('hexa-moco');
-    expect(info.config.moco).toEqual({ queueSize: 24, temperature: 0.2, keyMomentum: 0.99 });
+    expect(info.config.moco).toEqual({ queueSize: 24, temperature: 0.2, keyMomentum: 0.99, shuffleBN: true }); // keys added since 0.1 take their defaults
     const r = await train(resolveConfig({ out: tmp, resume: true, epochs: 2 }));
     expect(r.globalStep).toBe(4);
     const expected = JSON.parse(fs.readFileSync(path.join(fixture, 'two-epochs-sha256.json'), 'utf8')) as { globalStep: number; hashes: Record<string, string> };

@@ -63,7 +63,7 @@ describe('training config', () => {
   it('an old MoCo checkpoint config (flat queueSize/temperature/keyMomentum) migrates into the moco section', () => {
     const old = { method: 'hexa-moco', queueSize: 40, temperature: 0.1, keyMomentum: 0.9, adversarial: { eps: 0.01, stepSize: 0.01, steps: 1, randomStart: true, auxBN: false, weight: 1 } };
     const c = resolveConfig(migrateConfig(old));
-    expect(c.moco).toEqual({ queueSize: 40, temperature: 0.1, keyMomentum: 0.9 });
+    expect(c.moco).toEqual({ queueSize: 40, temperature: 0.1, keyMomentum: 0.9, shuffleBN: true });
     expect(c.adversarial!.norm).toBe('linf');
     expect(() => resolveConfig(old)).toThrow(/unknown config key 'queueSize'/);
   });
