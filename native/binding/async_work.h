@@ -79,4 +79,16 @@ Napi::Promise RunAsync(Napi::Env env, const char* name, Work work, Done done) {
   return p;
 }
 
+// For work without a result: the Promise resolves to undefined once `work` has run.
+template <class Work>
+Napi::Promise RunAsyncVoid(Napi::Env env, const char* name, Work work) {
+  return RunAsync(
+      env, name,
+      [work = std::move(work)]() mutable {
+        work();
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
 }  // namespace hexa::binding

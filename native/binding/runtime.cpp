@@ -88,18 +88,14 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   return Protect(info, "cuda.synchronize", [&]() -> Napi::Value {
     Args a(info, "cuda.synchronize");
-    return RunAsync(
-        a.env(), "cuda.synchronize",
-        [] {
+    return RunAsyncVoid(a.env(), "cuda.synchronize", [] {
 #ifdef HEXA_WITH_CUDA
-          for (int64_t i = 0; i < DeviceCount(); ++i) {
-            c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(i));
-            c10::cuda::device_synchronize();
-          }
+      for (int64_t i = 0; i < DeviceCount(); ++i) {
+        c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(i));
+        c10::cuda::device_synchronize();
+      }
 #endif
-          return true;
-        },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+    });
   });
 }
 
@@ -161,10 +157,6 @@ Napi::Value LiveTensorCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount()));
 }
 
-}  // namespace hexa::binding
-
-namespace hexa::binding {
-
 // cpuCacheStats() -> { cachedBytes, inUseBytes, limitBytes, hits, misses } of the CPU caching
 // allocator (native/runtime/cpu_caching_allocator.h), like torch.cuda.memory_stats for the CPU.
 Napi::Value CpuCacheStats(const Napi::CallbackInfo& info) {
@@ -181,13 +173,7 @@ Napi::Value CpuCacheStats(const Napi::CallbackInfo& info) {
 // cpuEmptyCache() -> Promise<void>: frees the idle cached blocks after every op queued before it.
 Napi::Value CpuEmptyCache(const Napi::CallbackInfo& info) {
   Args a(info, "cpu.emptyCache");
-  return RunAsync(
-      a.env(), "cpu.emptyCache",
-      [] {
-        runtime::EmptyCpuCache();
-        return true;
-      },
-      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  return RunAsyncVoid(a.env(), "cpu.emptyCache", [] { runtime::EmptyCpuCache(); });
 }
 
 // cpuSetCacheLimit(bytes): the most idle bytes the CPU cache keeps (0 keeps none).
@@ -197,20 +183,10 @@ Napi::Value CpuSetCacheLimit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-}  // namespace hexa::binding
-
-namespace hexa::binding {
-
 // profilerStart() -> Promise<void>: LibTorch's profiler records the ops queued after it.
 Napi::Value ProfilerStart(const Napi::CallbackInfo& info) {
   Args a(info, "profiler.start");
-  return RunAsync(
-      a.env(), "profiler.start",
-      [] {
-        runtime::StartProfiler();
-        return true;
-      },
-      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  return RunAsyncVoid(a.env(), "profiler.start", [] { runtime::StartProfiler(); });
 }
 
 // profilerStop() -> Promise<Array<{ name, startUs, endUs, thread }>>: the ops recorded since start.
