@@ -217,14 +217,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
         const globalStep = epoch * stepsPerEpoch + batch.step;
         const lr = cosineWithWarmup(globalStep, totalSteps, baseLr, config.warmupEpochs * stepsPerEpoch, config.finalLr);
         let m = await model.step(batch.images, batch.indices, lr, epoch >= config.hardViewStartEpoch ? 1 : 0);
-        // Data parallel: the step's metrics are the mean over ranks, and whether any rank was
-        // asked to stop rides along (one collective).
-        let stopNow = false;
+        // Data parallel: the step's metrics are the mean over ranks (one collective).
         if (comm) {
           const names = Object.keys(m);
-          const sums = await comm.sum([...names.map((k) => m[k]), hooks.stopRequested?.() ? 1 : 0]);
+          const sums = await comm.sum(names.map((k) => m[k]));
           m = Object.fromEntries(names.map((k, i) => [k, sums[i] / world]));
-          stopNow = sums[names.length] > 0;
         }
         imagesSeen += batch.images.shape[0] * world;
         lossSum += m.loss;
@@ -244,13 +241,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
         } as StepLog;
         log?.write(JSON.stringify(entry) + '\n');
         if (lead) hooks.onStep?.(entry);
-        // One process: asked after this step's onStep, so a stop asked there stops after this step.
-        if (!comm) stopNow = hooks.stopRequested?.() ?? false;
         if (!Number.isFinite(m.loss)) {
           const origin = resume && globalStep === resume.info.globalStep ? ` (the first step after loading ${resume.file}: check that checkpoint)` : ': lower lr';
           throw new Error(`the loss became ${m.loss} at epoch ${epoch + 1} step ${batch.step}${origin}`);
         }
-        if (stopNow && batch.step + 1 < stepsPerEpoch) {
+        // Asked after the step is reported (as hooks expect); every rank agrees on the answer.
+        if ((await agreeStop()) && batch.step + 1 < stepsPerEpoch) {
           if (lead) lastCheckpoint = await saveCheckpoint(ckptDir, 'last', model, at(epoch, batch.step + 1, globalStep + 1));
           say(`stopped; checkpoint ${lastCheckpoint} (resume with --resume)`);
           stopped = true;
