@@ -33,22 +33,30 @@ int64_t ReseedEmpty(at::Tensor& centroids, at::Tensor& counts, double delta, at:
   return reseeded;
 }
 
+// Checks the bank and the initial centroids and returns the starting ones: the given ones, or k
+// distinct bank rows drawn from `gen` (drawRows false: rows 0..k-1 as placeholders, no draw).
+at::Tensor StartingCentroids(const at::Tensor& x, const KmeansOptions& o, const std::optional<at::Tensor>& initial,
+                             at::Generator& gen, bool drawRows) {
+  const int64_t n = x.size(0), k = o.k;
+  TORCH_CHECK(x.dim() == 2 && n >= 1, "k-means: the bank must be [N, C] with N >= 1, got ", x.sizes());
+  TORCH_CHECK(k >= 1 && k <= n, "k-means: ", k, " clusters need at least as many bank rows, got ", n);
+  if (initial) {
+    TORCH_CHECK(initial->dim() == 2 && initial->size(0) == k && initial->size(1) == x.size(1),
+                "k-means: initial centroids must be [", k, ", ", x.size(1), "], got ", initial->sizes());
+    return initial->to(x.options()).clone();
+  }
+  const at::TensorOptions longs = at::TensorOptions().dtype(at::kLong);
+  at::Tensor rows = drawRows ? at::randperm(n, gen, longs).slice(0, 0, k) : at::arange(k, longs);
+  return x.index_select(0, rows.to(x.device())).clone();
+}
+
 }  // namespace
 
 KmeansResult SphericalKmeans(const at::Tensor& x, const KmeansOptions& o, const std::optional<at::Tensor>& initial,
                              at::Generator& gen) {
   const int64_t n = x.size(0), k = o.k;
-  TORCH_CHECK(x.dim() == 2 && n >= 1, "k-means: the bank must be [N, C] with N >= 1, got ", x.sizes());
-  TORCH_CHECK(k >= 1 && k <= n, "k-means: ", k, " clusters need at least as many bank rows, got ", n);
   KmeansResult r;
-  if (initial) {
-    TORCH_CHECK(initial->dim() == 2 && initial->size(0) == k && initial->size(1) == x.size(1),
-                "k-means: initial centroids must be [", k, ", ", x.size(1), "], got ", initial->sizes());
-    r.centroids = initial->to(x.options()).clone();
-  } else {
-    at::Tensor rows = at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, k).to(x.device());
-    r.centroids = x.index_select(0, rows).clone();
-  }
+  r.centroids = StartingCentroids(x, o, initial, gen, /*drawRows=*/true);
   at::Tensor score = at::empty({n}, x.options());
   r.assignment = at::empty({n}, x.options().dtype(at::kLong));
   at::Tensor counts = at::empty({k}, x.options().dtype(at::kLong));
@@ -66,18 +74,9 @@ KmeansResult SphericalKmeans(const at::Tensor& x, const KmeansOptions& o, const 
                              at::Generator& gen, dist::Communicator& comm) {
   if (!comm.distributed()) return SphericalKmeans(x, o, initial, gen);
   const int64_t n = x.size(0), k = o.k, world = comm.worldSize();
-  TORCH_CHECK(x.dim() == 2 && n >= 1, "k-means: the bank must be [N, C] with N >= 1, got ", x.sizes());
-  TORCH_CHECK(k >= 1 && k <= n, "k-means: ", k, " clusters need at least as many bank rows, got ", n);
   KmeansResult r;
-  if (initial) {
-    TORCH_CHECK(initial->dim() == 2 && initial->size(0) == k && initial->size(1) == x.size(1),
-                "k-means: initial centroids must be [", k, ", ", x.size(1), "], got ", initial->sizes());
-    r.centroids = initial->to(x.options()).clone();
-  } else {
-    at::Tensor rows = comm.rank() == 0 ? at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, k)
-                                       : at::zeros({k}, at::TensorOptions().dtype(at::kLong));
-    r.centroids = x.index_select(0, rows.to(x.device())).clone();
-  }
+  // Only rank 0 draws (its centroids are broadcast below), so the ranks' generators stay in step.
+  r.centroids = StartingCentroids(x, o, initial, gen, /*drawRows=*/comm.rank() == 0);
   // Rank 0's centroids everywhere (initial ones given per rank could differ in their last bits).
   std::vector<at::Tensor> shared = {r.centroids};
   comm.broadcast(shared, 0);
