@@ -56,24 +56,19 @@ export class Communicator {
 
   /** The element-wise sum over ranks of a vector of numbers (float64). */
   async sum(values: ArrayLike<number>): Promise<Float64Array> {
-    const t = tensor(Float64Array.from(values), [values.length]);
-    try {
-      const r = new Tensor(await native().communicatorAllReduce(this.handle, t.handle));
-      try {
-        return (await r.data()) as Float64Array;
-      } finally {
-        r.dispose();
-      }
-    } finally {
-      t.dispose();
-    }
+    return this.collective(values, (t) => native().communicatorAllReduce(this.handle, t));
   }
 
   /** Rank `root`'s vector of numbers on every rank. */
   async broadcast(values: ArrayLike<number>, root = 0): Promise<Float64Array> {
+    return this.collective(values, (t) => native().communicatorBroadcast(this.handle, t, root));
+  }
+
+  /** Numbers in a float64 tensor through one collective and back, the tensors freed either way. */
+  private async collective(values: ArrayLike<number>, op: (t: Tensor['handle']) => Promise<Tensor['handle']>): Promise<Float64Array> {
     const t = tensor(Float64Array.from(values), [values.length]);
     try {
-      const r = new Tensor(await native().communicatorBroadcast(this.handle, t.handle, root));
+      const r = new Tensor(await op(t.handle));
       try {
         return (await r.data()) as Float64Array;
       } finally {
