@@ -21,6 +21,7 @@ DClusterTrainer::DClusterTrainer(const DClusterOptions& o) : Trainer(o.seed), op
   model_->to(o.device);
   std::vector<std::pair<std::string, at::Tensor>> named;
   for (auto& p : model_->named_parameters()) named.emplace_back(p.key(), p.value());
+  params_ = model_->parameters();
   optimizer_ = std::make_unique<Optimizer>(std::move(named), o.optimizer);
   const auto f32 = at::TensorOptions().dtype(at::kFloat);
   const int64_t d = o.encoder.outDim, n = o.datasetSize;
@@ -191,7 +192,7 @@ Metrics DClusterTrainer::step(const StepInputs& in, double lr) {
     (mix * plan.cutmixWeight).backward();
   }
   // Each rank's loss is the mean over its rows: the ranks' mean gradient is the global batch's.
-  dist::AverageGradients(*comm_, model_->parameters());
+  dist::AverageGradients(*comm_, params_);
   optimizer_->step(lr);
   at::Tensor metrics = at::stack({clean.detach().to(at::kDouble), adv.detach().to(at::kDouble),
                                   mix.detach().to(at::kDouble), accuracy.to(at::kDouble)})

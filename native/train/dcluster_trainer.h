@@ -75,6 +75,7 @@ class DClusterTrainer final : public Trainer {
   DClusterOptions options_;
   models::Encoder model_{nullptr};
   std::unique_ptr<Optimizer> optimizer_;
+  std::vector<at::Tensor> params_;      // the model's parameters, listed once (not every step)
   std::vector<at::Tensor> prototypes_;  // per head [K_h, D]: frozen, not parameters
   at::Tensor bank_;                     // [2, N, D]
   at::Tensor bankFilled_;               // uint8 [N]

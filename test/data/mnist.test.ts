@@ -4,19 +4,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { data } from '../../lib/index.js';
+import { idx } from '../support/idx.js';
 
 const { loadMnist, readIdx } = data;
 const dir = mkdtempSync(join(tmpdir(), 'hexa-mnist-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A tiny idx writer (independent of the reader): magic 00 00 type ndim, big-endian dims, data. */
-function idx(type: number, dims: number[], body: Uint8Array): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = type;
-  header[3] = dims.length;
-  dims.forEach((d, k) => header.writeUInt32BE(d, 4 + 4 * k));
-  return Buffer.concat([header, body]);
-}
 function write(name: string, bytes: Uint8Array): string {
   const path = join(dir, name);
   writeFileSync(path, bytes);

@@ -2,14 +2,7 @@
 // bright square at its own place on noise, so a network can tell the classes apart.
 import fs from 'node:fs';
 import path from 'node:path';
-
-function idx(type: number, dims: number[], body: Uint8Array): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = type;
-  header[3] = dims.length;
-  dims.forEach((d, k) => header.writeUInt32BE(d, 4 + 4 * k));
-  return Buffer.concat([header, body]);
-}
+import { idx } from '../support/idx.js';
 
 /** Writes `<dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte`; returns the data spec 'mnist:<dir>'. */
 export function writeSyntheticMnist(dir: string, trainCount: number, testCount: number, classes = 4, side = 16): string {
