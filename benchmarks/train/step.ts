@@ -19,7 +19,8 @@ console.log(environment());
 const rows: Row[] = [];
 // Ours as a user runs it (the defaults: float32, channels_last activations, no environment
 // settings) and with precision 'bf16'; the peers: PyTorch as written (default), tuned as
-// PyTorch's CPU performance guides advise (jemalloc; + channels_last), and with bf16 autocast.
+// PyTorch's CPU performance guides advise (jemalloc; + channels_last; + torch.compile), and
+// with bf16 autocast (+ torch.compile).
 const tuned = device === 'cpu' ? tunedPeerEnv() : { name: '', env: {} };
 for (const method of ['moco', 'hexa-moco'] as const) {
   const shape = `${n}x3x${size}x${size}, resnet18 w${width}, K=${queueSize}`;
@@ -36,9 +37,13 @@ for (const method of ['moco', 'hexa-moco'] as const) {
     model.dispose();
     const kernel = `${method} step${precision === 'bf16' ? ' (bf16)' : ''}`;
     const tunedName = tuned.name ? ` + ${tuned.name}` : '';
+    // torch.compile (Inductor) runs on both devices here (CPU: it compiles C++ with the system
+    // g++); its compile time falls in the peer's warm-up steps and is not timed.
     const peers = precision === 'fp32'
-      ? [peer('PyTorch eager', [], {}), peer(`PyTorch${tunedName}`, [], tuned.env), peer(`PyTorch${tunedName} + channels_last`, ['channels_last'], tuned.env)]
-      : [peer(`PyTorch${tunedName} + channels_last + bf16 autocast`, ['channels_last', 'bf16'], tuned.env)];
+      ? [peer('PyTorch eager', [], {}), peer(`PyTorch${tunedName}`, [], tuned.env), peer(`PyTorch${tunedName} + channels_last`, ['channels_last'], tuned.env),
+          peer(`PyTorch${tunedName} + channels_last + torch.compile`, ['channels_last', 'compile'], tuned.env)]
+      : [peer(`PyTorch${tunedName} + channels_last + bf16 autocast`, ['channels_last', 'bf16'], tuned.env),
+          peer(`PyTorch${tunedName} + channels_last + bf16 autocast + torch.compile`, ['channels_last', 'bf16', 'compile'], tuned.env)];
     for (const p of peers) rows.push({ kernel, shape, ours, peer: p });
   }
 }

@@ -3,7 +3,8 @@
 # loss, torch.optim.SGD, a foreach momentum update). Prints one JSON line of timings.
 #   python moco_step.py <method> <batch> <width> <size> <queue> <iters> [device=cpu] [flags...]
 # Flags: `channels_last` (model and inputs NHWC) and `bf16` (torch.autocast around the model
-# passes), as PyTorch's performance guides advise; `profile`: the timed steps run under
+# passes), as PyTorch's performance guides advise; `compile`: both encoders through
+# torch.compile (Inductor; its compile time is spent in the warm-up steps, not timed); `profile`: the timed steps run under
 # torch.profiler and every recorded op is printed ([name, start_us, end_us, thread]) for
 # benchmarks/train/profile.ts.
 import json
@@ -29,6 +30,8 @@ query, key = Encoder(width), Encoder(width)
 key.load_state_dict(query.state_dict())
 if 'channels_last' in flags:
     query, key = query.to(memory_format=torch.channels_last), key.to(memory_format=torch.channels_last)
+if 'compile' in flags:
+    query, key = torch.compile(query), torch.compile(key)
 autocast_device = 'cuda' if device.startswith('cuda') else 'cpu'
 
 
@@ -95,7 +98,8 @@ def step(vq, vk):
 vq, vk = torch.rand(n, 3, size, size), torch.rand(n, 3, size, size)
 if 'channels_last' in flags:
     vq, vk = vq.contiguous(memory_format=torch.channels_last), vk.contiguous(memory_format=torch.channels_last)
-step(vq, vk)
+for _ in range(3 if 'compile' in flags else 1):  # compile: every graph (train, attack, no-grad key) built
+    step(vq, vk)
 sync()
 if 'profile' in flags:
     step(vq, vk)
