@@ -78,7 +78,7 @@ export interface NativeTrainerOptions {
   width?: number;
   cifarStem?: boolean;
   channelsLast?: boolean;
-  precision?: 'fp32' | 'bf16';
+  precision?: 'fp32' | 'bf16' | 'fp16';
   outDim?: number;
   headHidden?: number;
   mean?: number[];

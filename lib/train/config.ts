@@ -72,11 +72,13 @@ export interface TrainConfig {
    */
   channelsLast: boolean;
   /**
-   * 'fp32', or 'bf16': the backbone's convolutions in bfloat16 through autocast (faster on GPUs
-   * and on CPUs with AVX512-BF16/AMX; about 3 significant digits). Weights, BN statistics,
-   * losses, PGD updates and the optimizer stay float32.
+   * 'fp32', 'bf16' or 'fp16': the backbone's convolutions in bfloat16 or float16 through
+   * autocast (faster on GPUs and, for bf16, on CPUs with AVX512-BF16/AMX; about 3 significant
+   * digits). Weights, BN statistics, losses, PGD updates and the optimizer stay float32. fp16
+   * (for GPUs without bf16, e.g. V100, T4) adds a dynamic loss scale as torch.amp.GradScaler:
+   * a step that overflows updates nothing and halves the scale (metrics: lossScale, skipped).
    */
-  precision: 'fp32' | 'bf16';
+  precision: 'fp32' | 'bf16' | 'fp16';
   /** Passes over the training images. */
   epochs: number;
   /** Images per step. */
@@ -208,7 +210,7 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   width: num(1, 1024, true),
   cifarStem: (v, key) => (v === 'auto' ? 'auto' : bool(v, key)),
   channelsLast: bool,
-  precision: oneOf('fp32', 'bf16'),
+  precision: oneOf('fp32', 'bf16', 'fp16'),
   epochs: num(0, 1e6, true),
   batchSize: num(1, 1e6, true),
   lr: num(0, 100),

@@ -16,6 +16,12 @@ import { TrainerModel, type Metrics } from './model.js';
 import { cosineWithWarmup } from './schedule.js';
 import { acquireRunLock } from './run-lock.js';
 
+/**
+ * fp16 steps that overflow in a row before a run stops: each halves the loss scale, so 30 take
+ * torch.amp.GradScaler's initial 65536 below 1e-4, a scale no healthy run needs.
+ */
+const MAX_SKIPPED_IN_A_ROW = 30;
+
 /** One line of metrics.jsonl per step: the method's metrics (loss, accuracy, lr, ...) and where the run is. */
 export interface StepLog {
   [metric: string]: number | string;
@@ -176,6 +182,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
     // batchSize is per process (as DDP's): the learning rate scales with the global batch.
     const baseLr = (config.lr * config.batchSize * world) / 256;
     model = await TrainerModel.create(config, context, comm ?? undefined);
+    if (config.precision === 'fp16' && config.device === 'cpu') {
+      say("precision 'fp16' on a CPU is slow (most CPUs have no float16 arithmetic: 8x slower than 'fp32' on a 2-core AMD EPYC); it is meant for GPUs without bfloat16, and 'bf16' is the fast CPU option");
+    }
     let epoch = 0;
     let epochStep = 0;
     if (resume) {
@@ -206,6 +215,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
     let lastCheckpoint: string | null = null;
     let knn: number | undefined;
     let imagesSeen = 0;
+    let skippedInARow = 0;
     const tRun = performance.now();
     for (; epoch < config.epochs && !stopped; epoch++, epochStep = 0) {
       let lossSum = 0;
@@ -224,8 +234,14 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
           m = Object.fromEntries(names.map((k, i) => [k, sums[i] / world]));
         }
         imagesSeen += batch.images.shape[0] * world;
-        lossSum += m.loss;
-        lossCount++;
+        // fp16: a step whose loss scale overflowed updated nothing (the scale halved); it is
+        // logged but left out of the epoch's mean, and only a long run of them is an error.
+        const skipped = m.skipped === 1;
+        skippedInARow = skipped ? skippedInARow + 1 : 0;
+        if (!skipped) {
+          lossSum += m.loss;
+          lossCount++;
+        }
         const elapsed = (performance.now() - tRun) / 1000;
         // Every trainer reports loss, accuracy and lr (native/train/trainer.h).
         const entry = {
@@ -241,7 +257,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
         } as StepLog;
         log?.write(JSON.stringify(entry) + '\n');
         if (lead) hooks.onStep?.(entry);
-        if (!Number.isFinite(m.loss)) {
+        if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
+          throw new Error(`fp16: ${skippedInARow} steps in a row overflowed (loss scale now ${m.lossScale}) at epoch ${epoch + 1} step ${batch.step}: lower lr or use precision 'bf16'`);
+        }
+        if (!skipped && !Number.isFinite(m.loss)) {
           const origin = resume && globalStep === resume.info.globalStep ? ` (the first step after loading ${resume.file}: check that checkpoint)` : ': lower lr';
           throw new Error(`the loss became ${m.loss} at epoch ${epoch + 1} step ${batch.step}${origin}`);
         }

@@ -69,7 +69,8 @@ CommonOptions ParseCommon(const Args& a, const Napi::Object& obj, const Options&
   bb.width = o.integer("width", 64, 1, 1024);
   bb.cifarStem = o.boolean("cifarStem", true);
   bb.channelsLast = o.boolean("channelsLast", false);
-  bb.computeDtype = o.choice("precision", {"fp32", "bf16"}, "fp32") == "bf16" ? at::kBFloat16 : at::kFloat;
+  const std::string precision = o.choice("precision", {"fp32", "bf16", "fp16"}, "fp32");
+  bb.computeDtype = precision == "bf16" ? at::kBFloat16 : precision == "fp16" ? at::kHalf : at::kFloat;
   c.encoder.outDim = o.integer("outDim", 128, 1, 65536);
   c.encoder.headHidden = o.integer("headHidden", 0, 0, 65536);
   c.encoder.mean = Triple(a, obj, "mean", c.encoder.mean);

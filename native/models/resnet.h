@@ -24,9 +24,9 @@ struct ResNetOptions {
   // gradients are unchanged; oneDNN's and cuDNN's convolutions run faster on NHWC input
   // (measured on this 2-core CPU: ~25% less CPU time for a ResNet-18 w16 forward + backward).
   bool channelsLast = false;
-  // The dtype convolutions and matrix products run in: float32, or bfloat16 through LibTorch's
-  // autocast (as torch.autocast), on CPU (AVX512-BF16/AMX: ~40% less CPU time for ResNet-18 w16
-  // here) and CUDA. Parameters, BN statistics, the pooled features (cast back to float32) and
+  // The dtype convolutions and matrix products run in: float32, or bfloat16 / float16 through
+  // LibTorch's autocast (as torch.autocast), on CPU (bf16 with AVX512-BF16/AMX: ~40% less CPU
+  // time for ResNet-18 w16 here) and CUDA. float16 needs the trainer's loss scale (GradScaler). Parameters, BN statistics, the pooled features (cast back to float32) and
   // everything after them (head, losses, PGD updates, optimizer) stay float32.
   at::ScalarType computeDtype = at::kFloat;
 };

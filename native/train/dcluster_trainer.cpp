@@ -17,6 +17,7 @@ DClusterTrainer::DClusterTrainer(const DClusterOptions& o) : Trainer(o.seed), op
                 " images, got ", k);
   TORCH_CHECK(o.encoder.backbone.auxBN == o.hardViews.adversarial.auxBN, "encoder and adversarial auxBN must agree");
   torch::manual_seed(o.seed);
+  if (o.encoder.backbone.computeDtype == at::kHalf) scaler_ = GradScaler(o.device);
   model_ = models::Encoder(o.encoder);
   model_->to(o.device);
   std::vector<std::pair<std::string, at::Tensor>> named;
@@ -170,18 +171,17 @@ Metrics DClusterTrainer::step(const StepInputs& in, double lr) {
   at::Tensor accuracy;
   at::Tensor z = embedViews(in.views);
   at::Tensor clean = clusterLoss(z, targets.repeat({1, views}), Repeated(images, n, views), &accuracy);
-  clean.backward();
-  writeBank(z, idx, n);  // clean embeddings only
+  scaler_.scale(clean).backward();
   at::Tensor zero = at::zeros({}, clean.options());
   at::Tensor adv = zero, mix = zero;
   if (plan.adversarial) {
     // The attack maximises the same loss to the image's own assignments, prototypes fixed.
     at::Tensor xAdv = AdversarialView(
-        x0, [&](const at::Tensor& x) { return clusterLoss(model_->forward(x), targets, images, nullptr); },
+        x0, [&](const at::Tensor& x) { return scaler_.scale(clusterLoss(model_->forward(x), targets, images, nullptr)); },
         hv.adversarial, in.pgdNoise, generator_);
     models::BatchNormModeGuard mode(AdversarialTrainingBatchNormMode(hv.adversarial));
     adv = clusterLoss(model_->forward(xAdv), targets, images, nullptr);
-    (adv * plan.adversarialWeight).backward();
+    scaler_.scale(adv * plan.adversarialWeight).backward();
   }
   if (plan.cutmix) {
     CutmixView view = MakeCutmixView(x0, hv.cutmix, in.perm, in.boxes, generator_);
@@ -189,17 +189,26 @@ Metrics DClusterTrainer::step(const StepInputs& in, double lr) {
     const LossRows pairs = images.count == n ? images
                                          : RowsWhere(labelled.logical_and(labelled.index_select(0, view.perm.to(labelled.device()))));
     mix = cutmixLoss(model_->forward(view.images), targets, pairs, view);
-    (mix * plan.cutmixWeight).backward();
+    scaler_.scale(mix * plan.cutmixWeight).backward();
   }
   // Each rank's loss is the mean over its rows: the ranks' mean gradient is the global batch's.
   dist::AverageGradients(*comm_, params_);
-  optimizer_->step(lr);
+  // fp16: a step with an overflow (in a gradient or in the embeddings it would bank) changes
+  // no weight and no bank row; only the loss scale drops. Always true otherwise.
+  const bool finite = scaler_.unscale(params_, {z}, *comm_);
+  if (finite) {
+    optimizer_->step(lr);
+    writeBank(z, idx, n);  // clean embeddings only
+  }
+  scaler_.update();
   at::Tensor metrics = at::stack({clean.detach().to(at::kDouble), adv.detach().to(at::kDouble),
                                   mix.detach().to(at::kDouble), accuracy.to(at::kDouble)})
                            .to(at::kCPU);
   auto v = metrics.accessor<double, 1>();
-  return {{"loss", plan.total(v[0], v[1], v[2])}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]},
+  Metrics out = {{"loss", plan.total(v[0], v[1], v[2])}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]},
           {"accuracy", v[3]}, {"assigned", static_cast<double>(images.count) / static_cast<double>(n)}, {"lr", lr}};
+  AddLossScaleMetrics(scaler_, finite, out);
+  return out;
 }
 
 Metrics DClusterTrainer::beginEpoch(const EpochInputs& in) {

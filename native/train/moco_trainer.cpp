@@ -20,6 +20,7 @@ MocoTrainer::MocoTrainer(const MocoOptions& o) : Trainer(o.seed), options_(o) {
   TORCH_CHECK(o.encoder.backbone.auxBN == o.hardViews.adversarial.auxBN, "encoder and adversarial auxBN must agree");
   // Weight initialisation draws from LibTorch's default generator: seed it for reproducible runs.
   torch::manual_seed(o.seed);
+  if (o.encoder.backbone.computeDtype == at::kHalf) scaler_ = GradScaler(o.device);
   query_ = models::Encoder(o.encoder);
   key_ = models::Encoder(o.encoder);
   models::CopyWeights(*key_, *query_);
@@ -86,37 +87,44 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
   // Metrics stay on the device until one copy at the end of the step (one sync, not four).
   at::Tensor accuracy;
   at::Tensor clean = info_nce(query_->forward(viewQ), k, &accuracy);
-  clean.backward();
+  scaler_.scale(clean).backward();
   at::Tensor zero = at::zeros({}, clean.options());
   at::Tensor adv = zero, mix = zero;
   if (plan.adversarial) {
-    // The attack maximises the same InfoNCE, with k and the queue fixed.
+    // The attack maximises the same InfoNCE, with k and the queue fixed (scaled under fp16 like
+    // every backward: PGD uses only the gradient's direction).
     at::Tensor xAdv = AdversarialView(
-        viewQ, [&](const at::Tensor& x) { return info_nce(query_->forward(x), k); }, hv.adversarial, in.pgdNoise,
-        generator_);
+        viewQ, [&](const at::Tensor& x) { return scaler_.scale(info_nce(query_->forward(x), k)); }, hv.adversarial,
+        in.pgdNoise, generator_);
     models::BatchNormModeGuard mode(AdversarialTrainingBatchNormMode(hv.adversarial));
     adv = info_nce(query_->forward(xAdv), k);
-    (adv * plan.adversarialWeight).backward();
+    scaler_.scale(adv * plan.adversarialWeight).backward();
   }
   if (plan.cutmix) {
     CutmixView view = MakeCutmixView(viewQ, hv.cutmix, in.perm, in.boxes, generator_);
     at::Tensor targets = ops::CutmixTargets(view.lambda, view.perm, n + options_.queueSize).to(k.options());
     // Logits against every in-batch key plus the queue; soft target λ on i, 1-λ on perm[i].
     mix = ops::InfoNCELoss(query_->forward(view.images), k, queue_, options_.temperature, targets, nullptr);
-    (mix * plan.cutmixWeight).backward();
+    scaler_.scale(mix * plan.cutmixWeight).backward();
   }
   // Data parallel: each rank's loss is the mean over its rows, so the average of the ranks'
   // gradients is the gradient of the mean over the global batch (DDP).
   dist::AverageGradients(*comm_, queryParams_);
-  optimizer_->step(lr);
-  {
+  // fp16: a step with an overflow (in a gradient or in the keys it would enqueue) changes no
+  // weight, key or queue row; only the loss scale drops. Always true otherwise.
+  const bool finite = scaler_.unscale(queryParams_, {kAll}, *comm_);
+  if (finite) {
+    optimizer_->step(lr);
     torch::NoGradGuard no_grad;
     ops::MomentumUpdate(keyParams_, queryParams_, options_.keyMomentum);
     queuePtr_ = ops::Enqueue(queue_, kAll, queuePtr_);  // every rank's keys, rank order
   }
+  scaler_.update();
   at::Tensor metrics = at::stack({clean.detach(), adv.detach(), mix.detach(), accuracy.to(clean.scalar_type())}).to(at::kCPU, at::kDouble);
   auto v = metrics.accessor<double, 1>();
-  return {{"loss", plan.total(v[0], v[1], v[2])}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]}, {"accuracy", v[3]}, {"lr", lr}};
+  Metrics out = {{"loss", plan.total(v[0], v[1], v[2])}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]}, {"accuracy", v[3]}, {"lr", lr}};
+  AddLossScaleMetrics(scaler_, finite, out);
+  return out;
 }
 
 at::Tensor MocoTrainer::embed(const at::Tensor& images) { return models::EvalFeatures(*query_, images, options_.device); }

@@ -28,6 +28,7 @@ StateDict Trainer::state() {
   saveMethodState(out);
   SaveGenerator(generator_, "generator_state", out);
   SaveGenerator(augmentGenerator_, "augment_generator_state", out);
+  scaler_.save(out);
   return out;
 }
 
@@ -35,6 +36,7 @@ void Trainer::loadState(const StateDict& state) {
   loadMethodState(state);
   LoadGenerator(generator_, "generator_state", state);
   LoadGenerator(augmentGenerator_, "augment_generator_state", state);
+  scaler_.load(state);
   ForkForRank(generator_, comm_->rank());
   ForkForRank(augmentGenerator_, comm_->rank());
 }

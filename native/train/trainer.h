@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dist/communicator.h"
+#include "train/grad_scaler.h"
 #include "train/state_dict.h"
 
 namespace hexa::train {
@@ -92,6 +93,9 @@ class Trainer {
   virtual void loadMethodState(const StateDict& state) = 0;
   at::Generator generator_, augmentGenerator_;
   std::shared_ptr<dist::Communicator> comm_ = dist::Single();
+  // fp16's dynamic loss scale (methods enable it when the backbone computes in float16); in
+  // state() with the generators.
+  GradScaler scaler_;
 };
 
 }  // namespace hexa::train

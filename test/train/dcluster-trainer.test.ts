@@ -70,6 +70,38 @@ describe('DeepCluster trainer', () => {
     });
   });
 
+  it('fp16: a step that overflows writes no bank row and changes no weight; a finite one does both', async () => {
+    await scope(async () => {
+      const m = await model({ precision: 'fp16' });
+      const g = new Generator(6);
+      const all = [await rand([12, 3, 16, 16], { generator: g }), await rand([12, 3, 16, 16], { generator: g })];
+      await m.observeViews(all, long([...Array(12).keys()]));
+      await m.beginEpoch(0);
+      const views = [await rand([4, 3, 16, 16], { generator: g }), await rand([4, 3, 16, 16], { generator: g })];
+      const weightsAndBank = async () => {
+        const s = await m.state();
+        const weights = await Promise.all(Object.keys(s).filter((k) => k.endsWith('.weight')).sort().map((k) => values(s[k])));
+        return { bank: await values(s.bank), weights };
+      };
+      const setScale = async (v: number) => {
+        const s = await m.state();
+        await m.loadState({ ...s, 'grad_scaler.scale': await tensor(new Float32Array([v]), [1]) });
+      };
+      await setScale(2 ** 127);  // every scaled loss +inf in float32
+      const before = await weightsAndBank();
+      const skipped = await m.stepViews(views, 0.1, { indices: long([7, 2, 9, 0]) });
+      expect([skipped.skipped, skipped.lossScale]).toEqual([1, 2 ** 127]);
+      expect(await weightsAndBank()).toEqual(before);
+      await setScale(1);  // finite for this network
+      const taken = await m.stepViews(views, 0.1, { indices: long([7, 2, 9, 0]) });
+      expect([taken.skipped, taken.lossScale]).toEqual([0, 1]);
+      const after = await weightsAndBank();
+      expect(after.bank).not.toEqual(before.bank);  // this step's rows written
+      expect(after.weights).not.toEqual(before.weights);
+      m.dispose();
+    });
+  });
+
   it('refuses bad views, indices and head sizes with named errors', async () => {
     await scope(async () => {
       const m = await model();
