@@ -2,29 +2,28 @@
 // or with bfloat16 / float16 autocast. NHWC is the same arithmetic reordered (float32
 // agreement); bf16 and fp16 are different, coarser arithmetics (agreement to their digits, not
 // more); fp16 adds the dynamic loss scale (torch.amp.GradScaler's rules).
-import { describe, expect, it } from 'vitest';
-import { Generator, rand, tensor, type Tensor } from '../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cuda, Generator, rand, tensor, type Tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
 
 type Precision = 'fp32' | 'bf16' | 'fp16';
 
-async function oneStep(channelsLast: boolean, precision: Precision, before?: (model: TrainerModel) => Promise<void>) {
+async function oneStep(channelsLast: boolean, precision: Precision, before?: (model: TrainerModel) => Promise<void>, device: 'cpu' | 'cuda' = 'cpu') {
   const n = 8, size = 16;
   // stepSize 0: the PGD step's sign(gradient) would turn last-bit differences into whole steps
   // of the attack; with it, the adversarial view is x0 + the given noise in every run.
   const config = resolveConfig({
     method: 'hexa-moco', width: 8, outDim: 16, seed: 3, batchSize: n, moco: { queueSize: 64 }, channelsLast, precision,
-    adversarial: { stepSize: 0 },
+    adversarial: { stepSize: 0 }, device,
   });
   const model = await TrainerModel.create(config, { viewSize: size, datasetSize: n });
   await before?.(model);
   const g = new Generator(5);
-  const views = [await rand([n, 3, size, size], { generator: g }), await rand([n, 3, size, size], { generator: g })];
+  const views = [await (await rand([n, 3, size, size], { generator: g })).to(device), await (await rand([n, 3, size, size], { generator: g })).to(device)];
   const noise = await rand([n, 3, size, size], { generator: g });
   const eps = 8 / 255;
-  const pgdNoise = await (await noise.mul(2 * eps)).sub(eps);
-  // Every weight and buffer of both encoders and the queue (what a step may change).
+  const pgdNoise = await (await (await noise.mul(2 * eps)).sub(eps)).to(device);
   // Every weight and buffer of both encoders and the queue (what a step may change), flat,
   // with each named tensor's range in it.
   const snapshot = async () => {
@@ -78,60 +77,76 @@ describe('memory format and precision of the encoder', () => {
     expect(maxAbs(nhwc.values, nchw.values)).toBeLessThan(1e-5);
   });
 
-  it('bf16 autocast computes in bfloat16 (not float32) and stays within its precision', async () => {
-    const fp32 = await oneStep(true, 'fp32');
-    const bf16 = await oneStep(true, 'bf16');
-    for (const k of ['lossClean', 'lossAdv', 'lossMix'] as const) {
-      expect(Number.isFinite(bf16.metrics[k])).toBe(true);
-      expect(Math.abs(bf16.metrics[k] - fp32.metrics[k])).toBeLessThan(3e-2 * Math.abs(fp32.metrics[k]));
-    }
-    // Autocast really ran: bfloat16's 8-bit mantissa moves the losses far beyond float32 rounding.
-    expect(Math.abs(bf16.metrics.lossClean - fp32.metrics.lossClean)).toBeGreaterThan(1e-5 * Math.abs(fp32.metrics.lossClean));
-    // The step moves the weights the same way. (Element by element the updates differ by up to
-    // ~30% here: batch statistics of 8 images in bfloat16, at lr 0.1; what must hold is the direction.)
-    const cos = dot(bf16.update, fp32.update) / Math.sqrt(dot(bf16.update, bf16.update) * dot(fp32.update, fp32.update));
-    expect(cos).toBeGreaterThan(0.95);
-    expect(cos).toBeLessThan(1 - 1e-7);  // and not by float32's arithmetic
-  });
+  // The same on CUDA (float32 reference without TF32), skipped without a GPU.
+  for (const device of ['cpu', 'cuda'] as const) {
+    describe.skipIf(device === 'cuda' && !cuda.isAvailable())(`on ${device} (cuda skipped when no CUDA device: needs a GPU)`, () => {
+      let tf32: boolean | undefined;
+      beforeAll(() => {
+        if (device === 'cuda') {
+          tf32 = cuda.allowTF32();
+          cuda.setAllowTF32(false);
+        }
+      });
+      afterAll(() => {
+        if (tf32 !== undefined) cuda.setAllowTF32(tf32);
+      });
 
-  it('fp16 autocast computes in float16 under a loss scale and stays within its precision', async () => {
-    const fp32 = await oneStep(true, 'fp32');
-    // This 8-image, width-8 network's gradients overflow float16 at GradScaler's initial 65536
-    // (and 32768: two skipped steps, as torch.amp would take); from 2^10 they are finite.
-    const fp16 = await oneStep(true, 'fp16', (model) => withScale(model, 1024));
-    expect(fp32.metrics.lossScale).toBeUndefined();  // no scaler outside fp16
-    expect(fp32.scaler).toBeNull();
-    expect(fp16.metrics.lossScale).toBe(1024);
-    expect(fp16.metrics.skipped).toBe(0);
-    // Two finite steps: the scale is kept and the growth tracker counts them (doubling at 2000).
-    expect(fp16.scaler).toEqual({ scale: 1024, tracker: 2 });
-    for (const k of ['lossClean', 'lossAdv', 'lossMix'] as const) {
-      expect(Math.abs(fp16.metrics[k] - fp32.metrics[k])).toBeLessThan(1e-2 * Math.abs(fp32.metrics[k]));
-    }
-    expect(Math.abs(fp16.metrics.lossClean - fp32.metrics.lossClean)).toBeGreaterThan(1e-6 * Math.abs(fp32.metrics.lossClean));
-    // The gradients were divided by the scale again: the update is the float32 one, to float16's digits.
-    const cos = dot(fp16.update, fp32.update) / Math.sqrt(dot(fp16.update, fp16.update) * dot(fp32.update, fp32.update));
-    expect(cos).toBeGreaterThan(0.98);
-    expect(cos).toBeLessThan(1 - 1e-9);
-    const norm = (a: Float64Array) => Math.sqrt(dot(a, a));
-    expect(Math.abs(norm(fp16.update) / norm(fp32.update) - 1)).toBeLessThan(0.1);
-  });
+    it('bf16 autocast computes in bfloat16 (not float32) and stays within its precision', async () => {
+      const fp32 = await oneStep(true, 'fp32', undefined, device);
+      const bf16 = await oneStep(true, 'bf16', undefined, device);
+      for (const k of ['lossClean', 'lossAdv', 'lossMix'] as const) {
+        expect(Number.isFinite(bf16.metrics[k])).toBe(true);
+        expect(Math.abs(bf16.metrics[k] - fp32.metrics[k])).toBeLessThan(3e-2 * Math.abs(fp32.metrics[k]));
+      }
+      // Autocast really ran: bfloat16's 8-bit mantissa moves the losses far beyond float32 rounding.
+      expect(Math.abs(bf16.metrics.lossClean - fp32.metrics.lossClean)).toBeGreaterThan(1e-5 * Math.abs(fp32.metrics.lossClean));
+      // The step moves the weights the same way. (Element by element the updates differ by up to
+      // ~30% here: batch statistics of 8 images in bfloat16, at lr 0.1; what must hold is the direction.)
+      const cos = dot(bf16.update, fp32.update) / Math.sqrt(dot(bf16.update, bf16.update) * dot(fp32.update, fp32.update));
+      expect(cos).toBeGreaterThan(0.95);
+      expect(cos).toBeLessThan(1 - 1e-7);  // and not by float32's arithmetic
+    });
 
-  it('fp16: a step whose scaled loss overflows changes no weight, key or queue row and halves the scale', async () => {
-    // A checkpoint's scale of 2^127: every scaled loss is +inf in float32.
-    const huge = 2 ** 127;
-    const fp32 = await oneStep(true, 'fp32');
-    const run = await oneStep(true, 'fp16', (model) => withScale(model, huge));
-    expect(run.metrics.skipped).toBe(1);
-    expect(run.metrics.lossScale).toBe(huge);
-    // Only the BN running statistics moved (as under torch.amp: the forwards ran); every weight
-    // of both encoders and the queue are bitwise as before.
-    const moved = run.names.filter((_, i) => run.changed[i]);
-    expect(moved.length).toBeGreaterThan(0);
-    expect(moved.every((name) => /running_(mean|var)$|num_batches_tracked$/.test(name))).toBe(true);
-    expect(fp32.names.filter((_, i) => fp32.changed[i]).some((name) => name.endsWith('.weight'))).toBe(true);
-    expect(run.next.lossScale).toBe(huge / 2);  // backed off by 0.5 after the overflow
-  });
+    it('fp16 autocast computes in float16 under a loss scale and stays within its precision', async () => {
+      const fp32 = await oneStep(true, 'fp32', undefined, device);
+      // This 8-image, width-8 network's gradients overflow float16 at GradScaler's initial 65536
+      // (and 32768: two skipped steps, as torch.amp would take); from 2^10 they are finite.
+      const fp16 = await oneStep(true, 'fp16', (model) => withScale(model, 1024), device);
+      expect(fp32.metrics.lossScale).toBeUndefined();  // no scaler outside fp16
+      expect(fp32.scaler).toBeNull();
+      expect(fp16.metrics.lossScale).toBe(1024);
+      expect(fp16.metrics.skipped).toBe(0);
+      // Two finite steps: the scale is kept and the growth tracker counts them (doubling at 2000).
+      expect(fp16.scaler).toEqual({ scale: 1024, tracker: 2 });
+      for (const k of ['lossClean', 'lossAdv', 'lossMix'] as const) {
+        expect(Math.abs(fp16.metrics[k] - fp32.metrics[k])).toBeLessThan(1e-2 * Math.abs(fp32.metrics[k]));
+      }
+      expect(Math.abs(fp16.metrics.lossClean - fp32.metrics.lossClean)).toBeGreaterThan(1e-6 * Math.abs(fp32.metrics.lossClean));
+      // The gradients were divided by the scale again: the update is the float32 one, to float16's digits.
+      const cos = dot(fp16.update, fp32.update) / Math.sqrt(dot(fp16.update, fp16.update) * dot(fp32.update, fp32.update));
+      expect(cos).toBeGreaterThan(0.98);
+      expect(cos).toBeLessThan(1 - 1e-9);
+      const norm = (a: Float64Array) => Math.sqrt(dot(a, a));
+      expect(Math.abs(norm(fp16.update) / norm(fp32.update) - 1)).toBeLessThan(0.1);
+    });
+
+    it('fp16: a step whose scaled loss overflows changes no weight, key or queue row and halves the scale', async () => {
+      // A checkpoint's scale of 2^127: every scaled loss is +inf in float32.
+      const huge = 2 ** 127;
+      const fp32 = await oneStep(true, 'fp32', undefined, device);
+      const run = await oneStep(true, 'fp16', (model) => withScale(model, huge), device);
+      expect(run.metrics.skipped).toBe(1);
+      expect(run.metrics.lossScale).toBe(huge);
+      // Only the BN running statistics moved (as under torch.amp: the forwards ran); every weight
+      // of both encoders and the queue are bitwise as before.
+      const moved = run.names.filter((_, i) => run.changed[i]);
+      expect(moved.length).toBeGreaterThan(0);
+      expect(moved.every((name) => /running_(mean|var)$|num_batches_tracked$/.test(name))).toBe(true);
+      expect(fp32.names.filter((_, i) => fp32.changed[i]).some((name) => name.endsWith('.weight'))).toBe(true);
+      expect(run.next.lossScale).toBe(huge / 2);  // backed off by 0.5 after the overflow
+    });
+    });
+  }
 
   it('refuses an unknown precision, naming the key', () => {
     expect(() => resolveConfig({ precision: 'fp8' })).toThrow(/precision must be one of 'fp32', 'bf16', 'fp16'/);
