@@ -28,22 +28,25 @@ for (const method of ['moco', 'hexa-moco'] as const) {
   const peer = (name: string, flags: string[], env: Record<string, string>) => ({
     name, timing: summarize(runPeer(path.join(here, 'peers', 'moco_step.py'), [...peerArgs, ...flags], env).times_ms as number[]),
   });
-  for (const precision of ['fp32', 'bf16'] as const) {
+  // fp16 (autocast + loss scale) only on CUDA: CPUs without float16 arithmetic run it ~8x slower.
+  for (const precision of device === 'cpu' ? (['fp32', 'bf16'] as const) : (['fp32', 'bf16', 'fp16'] as const)) {
     const model = await TrainerModel.create(resolveConfig({ method, width, moco: { queueSize }, batchSize: n, device, precision }), { viewSize: size, datasetSize: n });
     const g = new Generator(0);
     const vq = await (await rand([n, 3, size, size], { generator: g })).to(device);
     const vk = await (await rand([n, 3, size, size], { generator: g })).to(device);
     const ours = await time(() => model.stepViews([vq, vk], 0.03), { warmup: 1, minIters: iters, minMs: 0, maxIters: iters, device });
     model.dispose();
-    const kernel = `${method} step${precision === 'bf16' ? ' (bf16)' : ''}`;
+    const kernel = `${method} step${precision === 'fp32' ? '' : ` (${precision})`}`;
     const tunedName = tuned.name ? ` + ${tuned.name}` : '';
     // torch.compile (Inductor) runs on both devices here (CPU: it compiles C++ with the system
     // g++); its compile time falls in the peer's warm-up steps and is not timed.
     const peers = precision === 'fp32'
       ? [peer('PyTorch eager', [], {}), peer(`PyTorch${tunedName}`, [], tuned.env), peer(`PyTorch${tunedName} + channels_last`, ['channels_last'], tuned.env),
           peer(`PyTorch${tunedName} + channels_last + torch.compile`, ['channels_last', 'compile'], tuned.env)]
-      : [peer(`PyTorch${tunedName} + channels_last + bf16 autocast`, ['channels_last', 'bf16'], tuned.env),
-          peer(`PyTorch${tunedName} + channels_last + bf16 autocast + torch.compile`, ['channels_last', 'bf16', 'compile'], tuned.env)];
+      : precision === 'bf16'
+        ? [peer(`PyTorch${tunedName} + channels_last + bf16 autocast`, ['channels_last', 'bf16'], tuned.env),
+            peer(`PyTorch${tunedName} + channels_last + bf16 autocast + torch.compile`, ['channels_last', 'bf16', 'compile'], tuned.env)]
+        : [peer('PyTorch + channels_last + fp16 autocast + GradScaler', ['channels_last', 'fp16'], {})];
     for (const p of peers) rows.push({ kernel, shape, ours, peer: p });
   }
 }

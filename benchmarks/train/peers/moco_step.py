@@ -2,8 +2,8 @@
 # PyTorch user would (vectorised CutMix, PGD with autograd.grad, one backward of the summed
 # loss, torch.optim.SGD, a foreach momentum update). Prints one JSON line of timings.
 #   python moco_step.py <method> <batch> <width> <size> <queue> <iters> [device=cpu] [flags...]
-# Flags: `channels_last` (model and inputs NHWC) and `bf16` (torch.autocast around the model
-# passes), as PyTorch's performance guides advise; `compile`: both encoders through
+# Flags: `channels_last` (model and inputs NHWC) and `bf16` / `fp16` (torch.autocast around the
+# model passes; fp16 with torch.amp.GradScaler), as PyTorch's performance guides advise; `compile`: both encoders through
 # torch.compile (Inductor; its compile time is spent in the warm-up steps, not timed); `profile`: the timed steps run under
 # torch.profiler and every recorded op is printed ([name, start_us, end_us, thread]) for
 # benchmarks/train/profile.ts.
@@ -35,8 +35,11 @@ if 'compile' in flags:
 autocast_device = 'cuda' if device.startswith('cuda') else 'cpu'
 
 
+half = torch.float16 if 'fp16' in flags else torch.bfloat16
+
+
 def encode(model, x):
-    with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled='bf16' in flags):
+    with torch.autocast(autocast_device, dtype=half, enabled='bf16' in flags or 'fp16' in flags):
         return model(x).float()
 
 for p in key.parameters():
@@ -44,6 +47,8 @@ for p in key.parameters():
 queue = F.normalize(torch.randn(K, 128), dim=1)
 ptr = 0
 opt = torch.optim.SGD(query.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
+# fp16: torch.amp's dynamic loss scale (the attack's loss scaled too: PGD keeps only the sign).
+scaler = torch.amp.GradScaler(autocast_device, enabled='fp16' in flags)
 bn_buffers = [b for b in query.buffers()]
 
 
@@ -65,7 +70,7 @@ def step(vq, vk):
         x = (vq + torch.empty_like(vq).uniform_(-eps, eps)).clamp(0, 1)
         for _ in range(2):
             x = x.detach().requires_grad_(True)
-            g, = torch.autograd.grad(info_nce(encode(query, x), k), x)
+            g, = torch.autograd.grad(scaler.scale(info_nce(encode(query, x), k)), x)
             x = torch.min(torch.max(x.detach() + alpha * g.sign(), vq - eps), vq + eps).clamp(0, 1)
         loss = loss + info_nce(encode(query, x.detach()), k)
         for b, s in zip(bn_buffers, saved):
@@ -87,8 +92,9 @@ def step(vq, vk):
         t[torch.arange(n), perm] += 1 - lam
         loss = loss + info_nce(encode(query, xm), k, t)
     opt.zero_grad()
-    loss.backward()
-    opt.step()
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
     with torch.no_grad():
         torch._foreach_lerp_(list(key.parameters()), list(query.parameters()), 1 - m)
         queue[(torch.arange(n) + ptr) % K] = k
