@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include "kernels/batch_norm_act.h"
+#include "kernels/batch_norm_act_autograd.h"
+
 namespace hexa::models {
 
 namespace {
@@ -28,28 +31,43 @@ BatchNorm2dImpl::BatchNorm2dImpl(int64_t channels, bool auxiliary) : auxiliary_(
   }
 }
 
-torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
+BatchNorm2dImpl::Pass BatchNorm2dImpl::pass() {
   BatchNormMode mode = BatchNormModeGuard::current();
   const bool aux = mode == BatchNormMode::Auxiliary || mode == BatchNormMode::AuxiliaryFrozen;
   if (aux && !auxiliary_) mode = BatchNormMode::FrozenStats;
   if (aux && auxiliary_) {
-    const double momentum = mode == BatchNormMode::Auxiliary ? kMomentum : 0.0;
-    return torch::batch_norm(x, aux_weight, aux_bias, aux_running_mean, aux_running_var, is_training(), momentum, kEps,
-                             at::globalContext().userEnabledCuDNN());
+    return {aux_weight, aux_bias, aux_running_mean, aux_running_var, is_training(),
+            mode == BatchNormMode::Auxiliary ? kMomentum : 0.0};
   }
-  if (!is_training()) {
-    return torch::batch_norm(x, weight, bias, running_mean, running_var, false, kMomentum, kEps,
-                             at::globalContext().userEnabledCuDNN());
-  }
+  if (!is_training()) return {weight, bias, running_mean, running_var, false, kMomentum};
   if (mode == BatchNormMode::Normal) {
     torch::NoGradGuard no_grad;
     num_batches_tracked.add_(1);
   }
   // Frozen: momentum 0 leaves the running statistics exactly as they were ((1-0)·r + 0·batch
   // = r) while taking the same fast kernel as a normal training forward.
-  const double momentum = mode == BatchNormMode::Normal ? kMomentum : 0.0;
-  return torch::batch_norm(x, weight, bias, running_mean, running_var, true, momentum, kEps,
+  return {weight, bias, running_mean, running_var, true, mode == BatchNormMode::Normal ? kMomentum : 0.0};
+}
+
+torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
+  const Pass p = pass();
+  return torch::batch_norm(x, p.weight, p.bias, p.runningMean, p.runningVar, p.batchStatistics, p.momentum, kEps,
                            at::globalContext().userEnabledCuDNN());
+}
+
+torch::Tensor BatchNorm2dImpl::forwardAct(const torch::Tensor& x, const std::optional<torch::Tensor>& residual,
+                                          bool relu) {
+  const Pass p = pass();
+  if (p.batchStatistics && kernels::batchNormActSupported(x) &&
+      (!residual || (residual->sizes() == x.sizes() && residual->strides() == x.strides() &&
+                     residual->scalar_type() == x.scalar_type() && residual->is_cpu()))) {
+    return kernels::BatchNormActFunction::apply(x, p.weight, p.bias, residual,
+                                                p.runningMean, p.runningVar, p.momentum, kEps, relu);
+  }
+  torch::Tensor y = torch::batch_norm(x, p.weight, p.bias, p.runningMean, p.runningVar, p.batchStatistics, p.momentum,
+                                      kEps, at::globalContext().userEnabledCuDNN());
+  if (residual) y = y + *residual;
+  return relu ? torch::relu(y) : y;
 }
 
 }  // namespace hexa::models

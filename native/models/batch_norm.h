@@ -5,6 +5,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <optional>
+
 namespace hexa::models {
 
 enum class BatchNormMode {
@@ -34,12 +36,24 @@ class BatchNorm2dImpl : public torch::nn::Module {
  public:
   BatchNorm2dImpl(int64_t channels, bool auxiliary);
   torch::Tensor forward(const torch::Tensor& x);
+  // relu(forward(x) + residual) (either part optional), as a ResNet block ends. Training-mode
+  // passes on channels-last float32 CPU activations run fused (kernels/batch_norm_act.h: 2
+  // parallel regions forward and 2 backward instead of ~10); others compose ATen's ops.
+  torch::Tensor forwardAct(const torch::Tensor& x, const std::optional<torch::Tensor>& residual, bool relu);
 
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   // Present only with auxiliary BN: aux_weight, aux_bias, aux_running_mean, aux_running_var.
   torch::Tensor aux_weight, aux_bias, aux_running_mean, aux_running_var;
 
  private:
+  // The parameters, statistics and momentum a pass uses under the current BatchNormMode (and
+  // the num_batches_tracked count of a normal training pass).
+  struct Pass {
+    torch::Tensor weight, bias, runningMean, runningVar;
+    bool batchStatistics;
+    double momentum;
+  };
+  Pass pass();
   bool auxiliary_;
 };
 TORCH_MODULE(BatchNorm2d);

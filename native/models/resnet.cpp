@@ -37,11 +37,14 @@ class BlockImpl : public torch::nn::Module {
     }
   }
 
+  // Each BatchNorm takes the ReLU (and the last one the residual add) that follows it, so the
+  // fused kernel can run them in one pass (BatchNorm2dImpl::forwardAct).
   torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor y = torch::relu(bn1(conv1(x)));
-    y = bn2(conv2(y));
-    if (bottleneck_) y = bn3(conv3(torch::relu(y)));
-    return torch::relu(y + (downsample ? downsample->forward(x) : x));
+    torch::Tensor y = bn1->forwardAct(conv1(x), std::nullopt, true);
+    const torch::Tensor identity = downsample ? downsample->forward(x) : x;
+    if (!bottleneck_) return bn2->forwardAct(conv2(y), identity, true);
+    y = bn2->forwardAct(conv2(y), std::nullopt, true);
+    return bn3->forwardAct(conv3(y), identity, true);
   }
 
  private:
@@ -114,7 +117,7 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   if (options_.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   std::optional<AutocastScope> autocast;
   if (options_.computeDtype != at::kFloat) autocast.emplace(x.device().type(), options_.computeDtype);
-  x = torch::relu(bn1(conv1(x)));
+  x = bn1->forwardAct(conv1(x), std::nullopt, true);
   if (!options_.cifarStem) x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   return x.mean({2, 3}).to(at::kFloat);

@@ -1,0 +1,64 @@
+// Training-mode BatchNorm fused with what follows it in a ResNet block: the residual add and
+// the ReLU, y = relu(γ·(x − μ_B)·σ_B⁻¹ + β + r), on channels-last (NHWC) float32 activations.
+//
+// Why: the profile of a HEXA_MoCo step (docs/performance.md) puts BatchNorm, ReLU and the add
+// at ~20% of its time and ~half of its ~2,100 OpenMP parallel regions: ATen's channels-last
+// BatchNorm forks 6 regions per forward (statistics in 4, running statistics, transform) and 3
+// per backward, then the add, the ReLU and its backward one each, and with one compute thread
+// every region after a pause wakes a sleeping OpenMP thread. Fused, a forward is 2 regions
+// (statistics, transform) and a backward 2 (sums, input gradient), each one pass over memory.
+//
+// Statistics are sums in float64 per thread of x − x[row 0] (shifted, so a large mean does not
+// cancel the variance), merged in thread order: deterministic for a thread count, as ATen's.
+// The running statistics follow torch.nn.BatchNorm2d (unbiased variance, momentum). CUDA and
+// other layouts or dtypes are not served here: the model uses ATen's ops for them
+// (batchNormActSupported).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <array>
+#include <optional>
+
+namespace hexa::kernels {
+
+// Whether x (the BatchNorm input) can take the fused path: CPU float32 with channels-last
+// memory (4-D) or a contiguous [N, C], more than one value per channel.
+bool batchNormActSupported(const at::Tensor& x);
+
+struct BatchNormActForward {
+  at::Tensor out;     // y, the shape and memory format of x
+  at::Tensor mean;    // float32 [C]: the batch mean
+  at::Tensor invstd;  // float32 [C]: 1 / sqrt(biased batch variance + eps)
+};
+
+// y = act(weight·(x − mean)·invstd + bias + residual); residual (optional) has x's shape and
+// memory format. With runningMean/runningVar defined and momentum > 0 they are updated in place
+// as torch.nn.BatchNorm2d does (momentum 0 leaves them exactly as they were, unread).
+BatchNormActForward batchNormActForward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                                        const std::optional<at::Tensor>& residual, bool relu, double eps,
+                                        const at::Tensor& runningMean, const at::Tensor& runningVar, double momentum);
+
+struct BatchNormActGrads {
+  at::Tensor input, weight, bias, residual;  // residual: the gradient reaching r (undefined without one)
+};
+
+// The gradients of batchNormActForward from its saved x, y (for the ReLU's mask), mean and
+// invstd. mask: which of input / weight / bias are wanted (the input's costs a second pass).
+BatchNormActGrads batchNormActBackward(const at::Tensor& gradOut, const at::Tensor& x, const at::Tensor& y,
+                                       const at::Tensor& weight, const at::Tensor& mean, const at::Tensor& invstd,
+                                       bool relu, bool residual, std::array<bool, 3> mask);
+
+namespace detail {
+// The CPU kernels over rows of C channels (x viewed as [rows, C], contiguous).
+void batchNormActStatsCpu(const float* x, int64_t rows, int64_t channels, double* sum, double* sumSquares,
+                          const float* shift);
+void batchNormActApplyCpu(const float* x, const float* residual, float* out, int64_t rows, int64_t channels,
+                          const float* scale, const float* offset, bool relu);
+void batchNormActGradSumsCpu(const float* gradOut, const float* x, const float* y, int64_t rows, int64_t channels,
+                             const float* mean, bool relu, double* sumGrad, double* sumGradCentered);
+void batchNormActGradInputCpu(const float* gradOut, const float* x, const float* y, float* gradInput,
+                              float* gradResidual, int64_t rows, int64_t channels, const float* mean,
+                              const float* k1, const float* k2, const float* k3, bool relu);
+}  // namespace detail
+
+}  // namespace hexa::kernels
