@@ -51,23 +51,33 @@ HEXA_ALWAYS_INLINE D4 LoadD(const double* p) { return *reinterpret_cast<const D4
 HEXA_ALWAYS_INLINE void StoreD(double* p, D4 v) { *reinterpret_cast<D4u*>(p) = v; }
 HEXA_ALWAYS_INLINE D4 Widen(F4 v) { return __builtin_convertvector(v, D4); }
 
-HEXA_CPU_CLONES void StatsRows(const float* x, int64_t r0, int64_t r1, int64_t C, const float* shift, double* s1,
-                               double* s2) {
+// Row by row over [r0, r1): vec(i, c) for each group of 4 channels starting at element i,
+// channel c, then one(i, c) for each channel left over.
+template <class Vec, class One>
+HEXA_ALWAYS_INLINE void ForRows(int64_t r0, int64_t r1, int64_t C, Vec vec, One one) {
   const int64_t C4 = C & ~int64_t{3};
   for (int64_t r = r0; r < r1; ++r) {
-    const float* xr = x + r * C;
+    const int64_t o = r * C;
     int64_t c = 0;
-    for (; c < C4; c += 4) {
-      const D4 d = Widen(LoadF(xr + c)) - Widen(LoadF(shift + c));
-      StoreD(s1 + c, LoadD(s1 + c) + d);
-      StoreD(s2 + c, LoadD(s2 + c) + d * d);
-    }
-    for (; c < C; ++c) {
-      const double d = static_cast<double>(xr[c]) - static_cast<double>(shift[c]);
-      s1[c] += d;
-      s2[c] += d * d;
-    }
+    for (; c < C4; c += 4) vec(o + c, c);
+    for (; c < C; ++c) one(o + c, c);
   }
+}
+
+HEXA_CPU_CLONES void StatsRows(const float* x, int64_t r0, int64_t r1, int64_t C, const float* shift, double* s1,
+                               double* s2) {
+  ForRows(
+      r0, r1, C,
+      [&](int64_t i, int64_t c) {
+        const D4 d = Widen(LoadF(x + i)) - Widen(LoadF(shift + c));
+        StoreD(s1 + c, LoadD(s1 + c) + d);
+        StoreD(s2 + c, LoadD(s2 + c) + d * d);
+      },
+      [&](int64_t i, int64_t c) {
+        const double d = static_cast<double>(x[i]) - static_cast<double>(shift[c]);
+        s1[c] += d;
+        s2[c] += d * d;
+      });
 }
 
 // ReLU as ATen's (clamp_min 0): a NaN stays NaN.
@@ -80,23 +90,20 @@ HEXA_ALWAYS_INLINE F4 Relu(F4 v) {
 template <bool Residual, bool ReluOn>
 HEXA_ALWAYS_INLINE void ApplyRowsOf(const float* x, const float* res, float* out, int64_t r0, int64_t r1, int64_t C,
                                     const float* a, const float* b) {
-  const int64_t C4 = C & ~int64_t{3};
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t o = r * C;
-    int64_t c = 0;
-    for (; c < C4; c += 4) {
-      F4 v = LoadF(x + o + c) * LoadF(a + c) + LoadF(b + c);
-      if constexpr (Residual) v += LoadF(res + o + c);
-      if constexpr (ReluOn) v = Relu(v);
-      StoreF(out + o + c, v);
-    }
-    for (; c < C; ++c) {
-      float v = x[o + c] * a[c] + b[c];
-      if constexpr (Residual) v += res[o + c];
-      if constexpr (ReluOn) v = Relu(v);
-      out[o + c] = v;
-    }
-  }
+  ForRows(
+      r0, r1, C,
+      [&](int64_t i, int64_t c) {
+        F4 v = LoadF(x + i) * LoadF(a + c) + LoadF(b + c);
+        if constexpr (Residual) v += LoadF(res + i);
+        if constexpr (ReluOn) v = Relu(v);
+        StoreF(out + i, v);
+      },
+      [&](int64_t i, int64_t c) {
+        float v = x[i] * a[c] + b[c];
+        if constexpr (Residual) v += res[i];
+        if constexpr (ReluOn) v = Relu(v);
+        out[i] = v;
+      });
 }
 
 // The gradient reaching the BatchNorm's output: through the ReLU where its output was > 0
@@ -118,42 +125,36 @@ HEXA_ALWAYS_INLINE float Upstream(float dy, float y) {
 template <bool ReluOn>
 HEXA_ALWAYS_INLINE void GradSumRowsOf(const float* dy, const float* x, const float* y, int64_t r0, int64_t r1,
                                       int64_t C, const float* mean, double* sg, double* sgx) {
-  const int64_t C4 = C & ~int64_t{3};
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t o = r * C;
-    int64_t c = 0;
-    for (; c < C4; c += 4) {
-      const D4 g = Widen(Upstream<ReluOn>(LoadF(dy + o + c), LoadF(y + o + c)));
-      StoreD(sg + c, LoadD(sg + c) + g);
-      StoreD(sgx + c, LoadD(sgx + c) + g * (Widen(LoadF(x + o + c)) - Widen(LoadF(mean + c))));
-    }
-    for (; c < C; ++c) {
-      const double g = Upstream<ReluOn>(dy[o + c], y[o + c]);
-      sg[c] += g;
-      sgx[c] += g * (static_cast<double>(x[o + c]) - static_cast<double>(mean[c]));
-    }
-  }
+  ForRows(
+      r0, r1, C,
+      [&](int64_t i, int64_t c) {
+        const D4 g = Widen(Upstream<ReluOn>(LoadF(dy + i), LoadF(y + i)));
+        StoreD(sg + c, LoadD(sg + c) + g);
+        StoreD(sgx + c, LoadD(sgx + c) + g * (Widen(LoadF(x + i)) - Widen(LoadF(mean + c))));
+      },
+      [&](int64_t i, int64_t c) {
+        const double g = Upstream<ReluOn>(dy[i], y[i]);
+        sg[c] += g;
+        sgx[c] += g * (static_cast<double>(x[i]) - static_cast<double>(mean[c]));
+      });
 }
 
 template <bool Residual, bool ReluOn>
 HEXA_ALWAYS_INLINE void GradInputRowsOf(const float* dy, const float* x, const float* y, float* dx, float* dr,
                                         int64_t r0, int64_t r1, int64_t C, const float* mean, const float* k1,
                                         const float* k2, const float* k3) {
-  const int64_t C4 = C & ~int64_t{3};
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t o = r * C;
-    int64_t c = 0;
-    for (; c < C4; c += 4) {
-      const F4 g = Upstream<ReluOn>(LoadF(dy + o + c), LoadF(y + o + c));
-      if constexpr (Residual) StoreF(dr + o + c, g);
-      StoreF(dx + o + c, (g - LoadF(k2 + c) - (LoadF(x + o + c) - LoadF(mean + c)) * LoadF(k3 + c)) * LoadF(k1 + c));
-    }
-    for (; c < C; ++c) {
-      const float g = Upstream<ReluOn>(dy[o + c], y[o + c]);
-      if constexpr (Residual) dr[o + c] = g;
-      dx[o + c] = (g - k2[c] - (x[o + c] - mean[c]) * k3[c]) * k1[c];
-    }
-  }
+  ForRows(
+      r0, r1, C,
+      [&](int64_t i, int64_t c) {
+        const F4 g = Upstream<ReluOn>(LoadF(dy + i), LoadF(y + i));
+        if constexpr (Residual) StoreF(dr + i, g);
+        StoreF(dx + i, (g - LoadF(k2 + c) - (LoadF(x + i) - LoadF(mean + c)) * LoadF(k3 + c)) * LoadF(k1 + c));
+      },
+      [&](int64_t i, int64_t c) {
+        const float g = Upstream<ReluOn>(dy[i], y[i]);
+        if constexpr (Residual) dr[i] = g;
+        dx[i] = (g - k2[c] - (x[i] - mean[c]) * k3[c]) * k1[c];
+      });
 }
 
 // One function per kernel compiled for each CPU clone; the variants are inlined into it.
