@@ -162,12 +162,12 @@ MocoTrainer::BodyInputs MocoTrainer::stage(const BodyInputs& drawn, const HardVi
   return view;
 }
 
-at::Tensor MocoTrainer::body(const BodyInputs& in, const HardViewPlan& plan) {
+at::Tensor MocoTrainer::body(const BodyInputs& in, const HardViewPlan& plan, bool zeroGradsInPlace) {
   const at::Tensor& viewQ = in.viewQ;
   const auto& hv = options_.hardViews;
   const int64_t n = viewQ.size(0);
   auto [k, kAll] = keys(in.viewK, in.keyShuffle);
-  optimizer_->zeroGrad(/*inPlace=*/options_.staticStep);
+  optimizer_->zeroGrad(zeroGradsInPlace);
   // Each term is backpropagated on its own: the gradients add up to those of the summed
   // loss, and only one term's graph is alive at a time.
   // Metrics stay on the device: one copy after the step (one sync, not four).
@@ -234,20 +234,24 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
       drawn.perm = HostToDevice(drawn.perm, onDevice.dtype(at::kLong));
       drawn.boxes = HostToDevice(drawn.boxes, onDevice.dtype(at::kLong));
     }
-    metrics = body(drawn, plan);
+    metrics = body(drawn, plan, /*zeroGradsInPlace=*/false);
   } else {
     const BodyInputs staged = stage(drawn, plan);
     if (!metrics_.defined()) metrics_ = at::empty({4}, at::TensorOptions().dtype(at::kFloat).device(options_.device));
-    const auto run = [&] { metrics_.copy_(body(staged, plan)); };
-    if (graph_) {
-      // The graph holds this plan's terms and these shapes; another plan or shape recaptures.
-      std::ostringstream key;
-      key << plan.adversarial << plan.cutmix << staged.viewQ.sizes() << staged.viewK.sizes()
-          << staged.viewQ.scalar_type() << staged.viewK.scalar_type() << staged.pgdNoise.defined();
-      graph_->run(key.str(), options_.device, run, [&] { return optimizer_->allocationFree(); });
-    } else {
-      run();
-    }
+    // The graph holds this plan's terms and these shapes; another plan or shape recaptures.
+    std::ostringstream keyText;
+    keyText << plan.adversarial << plan.cutmix << staged.viewQ.sizes() << staged.viewK.sizes()
+            << staged.viewQ.scalar_type() << staged.viewK.scalar_type() << staged.pgdNoise.defined();
+    const std::string key = keyText.str();
+    // Gradients stay allocated (zeroed in place) while the plan stays; the first step of a
+    // plan frees them, as the default step does every step, so exactly the parameters this
+    // plan trains have one (the optimizer skips the rest: auxiliary BN without the
+    // adversarial view). A capture comes only after warm-up steps of the same plan.
+    const bool samePlan = key == staticKey_;
+    staticKey_ = key;
+    const auto run = [&] { metrics_.copy_(body(staged, plan, samePlan)); };
+    if (graph_) graph_->run(key, options_.device, run, [&] { return optimizer_->allocationFree(); });
+    else run();
     queuePtr_ = (queuePtr_ + n * comm_->worldSize()) % options_.queueSize;
     metrics = metrics_;
   }

@@ -69,7 +69,8 @@ class MocoTrainer final : public Trainer {
   // shuffle, PGD's random start, CutMix's boxes, partners), or the injected ones, checked.
   BodyInputs draw(const StepInputs& in, const HardViewPlan& plan);
   // The step itself, graph-safe in static mode: metrics [clean, adv, mix, accuracy] on the device.
-  at::Tensor body(const BodyInputs& in, const HardViewPlan& plan);
+  // zeroGradsInPlace: static mode within one plan (the gradients keep their addresses).
+  at::Tensor body(const BodyInputs& in, const HardViewPlan& plan, bool zeroGradsInPlace);
   // Static mode: copies the step's inputs into the fixed buffers (pinned host memory and
   // non-blocking copies for the host draws) and returns those buffers.
   BodyInputs stage(const BodyInputs& drawn, const HardViewPlan& plan);
@@ -87,6 +88,7 @@ class MocoTrainer final : public Trainer {
   // Static mode's fixed buffers (the graph reads and writes only these) and its graph.
   BodyInputs staged_;
   at::Tensor queuePtrDevice_, metrics_;
+  std::string staticKey_;  // the plan and shapes of the last static step
   std::unique_ptr<StepGraph> graph_;
 };
 

@@ -80,10 +80,13 @@ function relMetric(a: Metrics[], b: Metrics[]): number {
 }
 
 describe('the graph-safe MoCo step (static mode) on the CPU', () => {
-  for (const method of ['hexa-moco', 'moco'] as const) {
-    it(`${method}: ${schedule.length} steps equal the default step (first step bitwise; later ones to the lr update's rounding)`, async () => {
-      const eager = await start(method, 'cpu', {});
-      const still = await start(method, 'cpu', { staticStep: true });
+  // auxBN: the auxiliary BN trains only in steps with the adversarial view; a scale-0 step in
+  // between must leave it alone (static mode frees the gradients when the plan changes).
+  for (const [method, auxBN] of [['hexa-moco', false], ['hexa-moco', true], ['moco', false]] as const) {
+    it(`${method}${auxBN ? ' (auxBN)' : ''}: ${schedule.length} steps equal the default step (first step bitwise; later ones to the lr update's rounding)`, async () => {
+      const cfg = auxBN ? { adversarial: { eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, weight: 0.7, auxBN: true } } : {};
+      const eager = await start(method, 'cpu', {}, cfg);
+      const still = await start(method, 'cpu', { staticStep: true }, cfg);
       await steps(eager, schedule, 'cpu');
       await steps(still, schedule, 'cpu');
       const [a, b] = [await values(still.model), await values(eager.model)];
@@ -92,7 +95,7 @@ describe('the graph-safe MoCo step (static mode) on the CPU', () => {
       expect(still.metrics[0]).toEqual(eager.metrics[0]);
       const [worst, name] = worstRelative(a, b);
       const metric = relMetric(still.metrics, eager.metrics);
-      console.log(`${method} static vs default (cpu, ${schedule.length} steps): worst tensor relative error ${worst.toExponential(2)} (${name}), worst metric relative error ${metric.toExponential(2)}`);
+      console.log(`${method}${auxBN ? ' (auxBN)' : ''} static vs default (cpu, ${schedule.length} steps): worst tensor relative error ${worst.toExponential(2)} (${name}), worst metric relative error ${metric.toExponential(2)}`);
       // p − round(lr·d) against the fused p + (−lr)·d: last-bit differences, a few steps on.
       expect(worst).toBeLessThan(1e-5);
       expect(metric).toBeLessThan(1e-4);
