@@ -257,7 +257,11 @@ Metrics MocoTrainer::step(const StepInputs& in, double lr) {
   }
   metrics = metrics.to(at::kCPU, at::kDouble);
   auto v = metrics.accessor<double, 1>();
-  return {{"loss", plan.total(v[0], v[1], v[2])}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]}, {"accuracy", v[3]}, {"lr", lr}};
+  Metrics out = {{"loss", plan.total(v[0], v[1], v[2])}, {"lossClean", v[0]}, {"lossAdv", v[1]}, {"lossMix", v[2]}, {"accuracy", v[3]}, {"lr", lr}};
+  // With cudaGraph: 1 when this step was a graph replay, 0 for a warm-up step (metrics.jsonl
+  // shows where the graph was captured again; the tests check that replays happen).
+  if (graph_) out.emplace_back("cudaGraphReplay", graph_->replayed() ? 1.0 : 0.0);
+  return out;
 }
 
 at::Tensor MocoTrainer::embed(const at::Tensor& images) { return models::EvalFeatures(*query_, images, options_.device); }

@@ -38,10 +38,8 @@ class MocoTrainer final : public Trainer {
   explicit MocoTrainer(const MocoOptions& options);
 
   // Metrics: loss, lossClean, lossAdv, lossMix, accuracy (top-1 of the positive key among
-  // [k+, queue] on the clean view), lr.
+  // [k+, queue] on the clean view), lr; with cudaGraph also cudaGraphReplay (1 or 0).
   Metrics step(const StepInputs& inputs, double lr) override;
-  // Whether the last step replayed a captured CUDA graph (tests, benchmarks).
-  bool replayedGraph() const { return graph_ && graph_->replayed(); }
   at::Tensor embed(const at::Tensor& images) override;
   StateDict backboneState() override;
   ViewSpec viewSpec() const override { return {2, 0}; }

@@ -151,9 +151,11 @@ describe.skipIf(!cuda.isAvailable())('the CUDA graph of the MoCo step (skipped w
       cuda.setAllowTF32(before);
     }
   };
-  // 3 warm-up steps, a capture (hardViewScale 1), a new plan (scale 0: warm-up again), and
-  // the first plan again: replays of a graph captured anew.
-  const long = [...schedule, ...schedule, ...schedule.slice(0, 2), ...schedule.slice(0, 2), ...schedule.slice(0, 2)].map((s, i) => ({ ...s, scale: i < 8 ? 1 : s.scale }));
+  // 3 warm-up steps and a capture (hardViewScale 1), replays; scale 0.5 replays the same graph
+  // (the weights are device tensors); a new plan (scale 0, as before hardViewStartEpoch):
+  // warm-up and capture again; scale 1 again: a third capture.
+  const lrs = [0.05, 0.03, 0.04, 0.02];
+  const long = [...Array(8).fill(1), ...Array(3).fill(0.5), ...Array(5).fill(0), ...Array(5).fill(1)].map((scale: number, i) => ({ lr: lrs[i % 4], scale }));
 
   for (const method of ['hexa-moco', 'moco'] as const) {
     it(`${method}: ${long.length} captured and replayed steps equal the same steps uncaptured and the default step (TF32 off)`, () =>
@@ -165,13 +167,20 @@ describe.skipIf(!cuda.isAvailable())('the CUDA graph of the MoCo step (skipped w
         const [g, s, e] = [await values(graph.model), await values(still.model), await values(eager.model)];
         exactKeys(g, s);
         exactKeys(g, e);
+        // Warm-up steps (0) and replays (1, the capture step included): 3 warm-up steps after
+        // start and after each change of plan (HEXA_MoCo: scale 0 and back; MoCo-v2 has one plan).
+        const replays = graph.metrics.map((m) => m.cudaGraphReplay).join('');
+        expect(replays).toBe(method === 'hexa-moco' ? '000111111110001100011' : '000111111111111111111');
+        expect(still.metrics[0].cudaGraphReplay).toBeUndefined();
         const [vsStatic, nameS] = worstRelative(g, s);
         const [vsEager, nameE] = worstRelative(g, e);
         console.log(`${method} (cuda) graph vs uncaptured static: ${vsStatic.toExponential(2)} (${nameS}), metrics ${relMetric(graph.metrics, still.metrics).toExponential(2)}; graph vs default: ${vsEager.toExponential(2)} (${nameE}), metrics ${relMetric(graph.metrics, eager.metrics).toExponential(2)}`);
-        // The same kernels in the same order; cuDNN's backward may still sum in another order.
-        expect(vsStatic).toBeLessThan(1e-5);
+        // Graph vs uncaptured static: the same kernels in the same order (cuDNN's backward may
+        // still sum in another order). Graph vs default: also the lr update's rounding, over
+        // 21 steps. Not yet calibrated on a GPU (the CPU's 4 steps: 8e-6 and 3e-7).
+        expect(vsStatic).toBeLessThan(1e-4);
         expect(relMetric(graph.metrics, still.metrics)).toBeLessThan(1e-4);
-        expect(vsEager).toBeLessThan(1e-4);
+        expect(vsEager).toBeLessThan(1e-3);
         expect(relMetric(graph.metrics, eager.metrics)).toBeLessThan(1e-3);
         for (const r of [graph, still, eager]) r.model.dispose();
       }), 600_000);
@@ -193,7 +202,7 @@ describe.skipIf(!cuda.isAvailable())('the CUDA graph of the MoCo step (skipped w
       const [worst, name] = worstRelative(await values(resumed.model), await values(first.model));
       exactKeys(await values(resumed.model), await values(first.model));
       console.log(`checkpoint after graph steps, resumed (cuda): worst tensor relative error ${worst.toExponential(2)} (${name})`);
-      expect(worst).toBeLessThan(1e-5);
+      expect(worst).toBeLessThan(1e-4);
       // Loading into a trainer that holds a captured graph: it captures again, from the loaded state.
       await first.model.loadState(copy);
       first.views.setState(views);
@@ -204,7 +213,7 @@ describe.skipIf(!cuda.isAvailable())('the CUDA graph of the MoCo step (skipped w
       await again.model.loadState(copy);
       again.views.setState(views);
       await steps(again, more, 'cuda');
-      expect(worstRelative(await values(first.model), await values(again.model))[0]).toBeLessThan(1e-5);
+      expect(worstRelative(await values(first.model), await values(again.model))[0]).toBeLessThan(1e-4);
       for (const r of [first, resumed, again]) r.model.dispose();
     }), 600_000);
 });
