@@ -134,10 +134,10 @@ MocoTrainer::BodyInputs MocoTrainer::draw(const StepInputs& in, const HardViewPl
       b.boxes = s.boxes;
     }
   }
-  // The losses are float32 whatever the precision; a 0-dim CPU tensor multiplies a device
-  // tensor as a scalar would (the same float product).
-  b.adversarialWeight = at::scalar_tensor(plan.adversarialWeight, at::kFloat);
-  b.cutmixWeight = at::scalar_tensor(plan.cutmixWeight, at::kFloat);
+  // float64, converted to the loss's dtype where used (body): the product is then the one a
+  // double scalar gives (a 0-dim CPU tensor multiplies a device tensor as a scalar does).
+  b.adversarialWeight = at::scalar_tensor(plan.adversarialWeight, at::kDouble);
+  b.cutmixWeight = at::scalar_tensor(plan.cutmixWeight, at::kDouble);
   return b;
 }
 
@@ -151,10 +151,11 @@ MocoTrainer::BodyInputs MocoTrainer::stage(const BodyInputs& drawn, const HardVi
     Stage(s.perm, drawn.perm, device);
     Stage(s.boxes, drawn.boxes, device);
   }
-  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
-  StageScalar(s.adversarialWeight, plan.adversarialWeight, f32);
-  StageScalar(s.cutmixWeight, plan.cutmixWeight, f32);
-  StageScalar(s.lr, drawn.lrHost, f32);
+  // float64 like the default step's host doubles; converted where used (body, optimizer).
+  const auto f64 = at::TensorOptions().dtype(at::kDouble).device(device);
+  StageScalar(s.adversarialWeight, plan.adversarialWeight, f64);
+  StageScalar(s.cutmixWeight, plan.cutmixWeight, f64);
+  StageScalar(s.lr, drawn.lrHost, f64);
   BodyInputs view = s;
   // Only what this step's plan uses (the buffers of the other terms stay for a later plan).
   if (!drawn.pgdNoise.defined()) view.pgdNoise = at::Tensor();
@@ -184,7 +185,7 @@ at::Tensor MocoTrainer::body(const BodyInputs& in, const HardViewPlan& plan, boo
         viewQ, [&](const at::Tensor& x) { return info_nce(query_->forward(x), k); }, hv.adversarial, noise, generator_);
     models::BatchNormModeGuard mode(AdversarialTrainingBatchNormMode(hv.adversarial));
     adv = info_nce(query_->forward(xAdv), k);
-    (adv * in.adversarialWeight).backward();
+    (adv * in.adversarialWeight.to(adv.scalar_type())).backward();
   }
   if (plan.cutmix) {
     // perm and boxes were sampled or checked in draw(): the unchecked kernels read no value
@@ -196,7 +197,7 @@ at::Tensor MocoTrainer::body(const BodyInputs& in, const HardViewPlan& plan, boo
     at::Tensor targets =
         kernels::detail::cutmixTargetsUnchecked(lambda, in.perm, n + options_.queueSize).to(k.options());
     mix = ops::InfoNCELoss(query_->forward(images), k, queue_, options_.temperature, targets, nullptr);
-    (mix * in.cutmixWeight).backward();
+    (mix * in.cutmixWeight.to(mix.scalar_type())).backward();
   }
   // Data parallel: each rank's loss is the mean over its rows, so the average of the ranks'
   // gradients is the gradient of the mean over the global batch (DDP).

@@ -59,8 +59,8 @@ class MocoTrainer final : public Trainer {
     at::Tensor keyShuffle;                 // int64 [world·N] on the device; undefined: no shuffle BN
     at::Tensor pgdNoise;                   // δ of the random start in viewQ's dtype; undefined: none
     at::Tensor perm, boxes;                // CutMix, int64 on the device (checked or sampled)
-    at::Tensor adversarialWeight, cutmixWeight;  // 0-dim, the loss's dtype
-    at::Tensor lr;                         // 0-dim: static mode's lr; undefined: lrHost
+    at::Tensor adversarialWeight, cutmixWeight;  // 0-dim float64
+    at::Tensor lr;                         // 0-dim float64: static mode's lr; undefined: lrHost
     double lrHost = 0;
   };
   // The host draws of a step from generator_, in the order the step always drew them (the key

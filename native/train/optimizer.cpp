@@ -40,6 +40,14 @@ bool Optimizer::allocationFree() const {
 void Optimizer::update(double lr, const at::Tensor& lrTensor) {
   torch::NoGradGuard no_grad;
   const bool onDevice = lrTensor.defined();
+  // lr in a parameter's dtype, converted once per dtype per step (not once per parameter).
+  std::vector<at::Tensor> lrAs;
+  const auto lrIn = [&](at::ScalarType dtype) -> at::Tensor {
+    for (const at::Tensor& t : lrAs)
+      if (t.scalar_type() == dtype) return t;
+    lrAs.push_back(lrTensor.to(dtype));
+    return lrAs.back();
+  };
   const bool lars = options_.kind == OptimizerOptions::Kind::LARS;
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i].second;
@@ -55,7 +63,7 @@ void Optimizer::update(double lr, const at::Tensor& lrTensor) {
       at::Tensor rate = options_.trustCoefficient * pNorm / (gNorm + wd * pNorm);
       if (options_.clip) {
         // lr = 0 divides by a float 1e-300, which is 0: rate inf, clamped to 1 (both paths).
-        rate = onDevice ? (rate / lrTensor.to(rate.scalar_type()).clamp_min(1e-300)).clamp_max(1.0)
+        rate = onDevice ? (rate / lrIn(rate.scalar_type()).clamp_min(1e-300)).clamp_max(1.0)
                         : (rate / std::max(lr, 1e-300)).clamp_max(1.0);
       }
       rate = at::where(pNorm.gt(0).logical_and(gNorm.gt(0)), rate, at::ones_like(rate));
@@ -72,7 +80,7 @@ void Optimizer::update(double lr, const at::Tensor& lrTensor) {
       }
       d = buf;
     }
-    if (onDevice) p.sub_(d * lrTensor.to(p.scalar_type()));
+    if (onDevice) p.sub_(d * lrIn(p.scalar_type()));
     else p.add_(d, -lr);
   }
 }

@@ -106,6 +106,21 @@ describe('the graph-safe MoCo step (static mode) on the CPU', () => {
     }, 300_000);
   }
 
+  it('with power-of-two learning rates (lr·d exact, so both updates round once) the static step is the default step bit for bit', async () => {
+    const exact = schedule.map((s, i) => ({ ...s, lr: 2 ** -(4 + (i % 3)) }));
+    for (const [method, auxBN] of [['hexa-moco', false], ['hexa-moco', true], ['moco', false]] as const) {
+      const cfg = auxBN ? { adversarial: { eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, weight: 0.7, auxBN: true } } : {};
+      const eager = await start(method, 'cpu', {}, cfg);
+      const still = await start(method, 'cpu', { staticStep: true }, cfg);
+      await steps(eager, exact, 'cpu');
+      await steps(still, exact, 'cpu');
+      expect(still.metrics, method).toEqual(eager.metrics);
+      expect(await values(still.model), method).toEqual(await values(eager.model));
+      eager.model.dispose();
+      still.model.dispose();
+    }
+  }, 300_000);
+
   it('a checkpoint of the static step resumes bit for bit (the device queue pointer follows the loaded one)', async () => {
     const whole = await start('hexa-moco', 'cpu', { staticStep: true });
     await steps(whole, schedule, 'cpu');
