@@ -315,11 +315,11 @@ HEXA_TEST(graph_safe, unchecked_cutmix_and_targets_equal_the_checked_ones) {
   const at::Tensor x = at::rand({n, 3, h, w}, Gen(15), at::kFloat);
   at::Tensor checked = at::empty_like(x), unchecked = at::empty_like(x);
   cutmix(x, s.perm, s.boxes, checked);
-  detail::cutmixUnchecked(x, s.perm, s.boxes, unchecked);
+  hexa::kernels::detail::cutmixUnchecked(x, s.perm, s.boxes, unchecked);
   EXPECT_EQUAL_TENSORS(unchecked, checked);
-  EXPECT_EQUAL_TENSORS(detail::cutmixTargetsUnchecked(s.lambda, s.perm, n + 4),
+  EXPECT_EQUAL_TENSORS(hexa::kernels::detail::cutmixTargetsUnchecked(s.lambda, s.perm, n + 4),
                        cutmixTargets(s.lambda, s.perm, n + 4, std::nullopt));
-  EXPECT_THROWS_WITH(detail::cutmixUnchecked(x, s.perm, s.boxes, x), "must not overlap");
+  EXPECT_THROWS_WITH(hexa::kernels::detail::cutmixUnchecked(x, s.perm, s.boxes, x), "must not overlap");
 }
 
 HEXA_TEST(graph_safe, enqueue_at_a_device_pointer_equals_enqueue) {
