@@ -105,6 +105,10 @@ export interface NativeTrainerOptions {
   initPass?: boolean;
   /** MoCo, data parallel: shuffle BN for the key encoder (default on). */
   shuffleBN?: boolean;
+  /** MoCo on CUDA, one process: capture the step in a CUDA graph (native/train/cuda_graph_step.h). */
+  cudaGraph?: boolean;
+  /** MoCo: the graph-safe step without capture (any device; what the tests compare with the default step). */
+  staticStep?: boolean;
   /** Data parallel: the communicator of this rank (connectProcessGroup). */
   communicator?: CommunicatorHandle;
 }

@@ -1,6 +1,6 @@
 // End to end: one MoCo-v2 / HEXA_MoCo iteration on given views (no augmentation), ours vs a
 // PyTorch user's version in the same run (benchmarks/train/peers/moco_step.py), plus the cost
-// of our batched augmentation of one view.
+// of our batched augmentation of one view. On CUDA also ours with cudaGraph beside ours eager.
 //   npx tsx benchmarks/train/step.ts [batch=128] [width=16] [iters=5] [device=cpu]
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,15 @@ for (const method of ['moco', 'hexa-moco'] as const) {
     const ours = await time(() => model.stepViews([vq, vk], 0.03), { warmup: 1, minIters: iters, minMs: 0, maxIters: iters, device });
     model.dispose();
     const kernel = `${method} step${precision === 'fp32' ? '' : ` (${precision})`}`;
+    if (device === ('cuda' as string) && precision !== 'fp16') {
+      // The same step captured in a CUDA graph, beside ours eager (the ratio is the graph's
+      // gain). Warm-up covers the graph's eager warm-up steps and its capture. (fp16's loss
+      // scale reads the device to skip a step, so it does not capture.)
+      const graphed = await TrainerModel.create(resolveConfig({ method, width, moco: { queueSize }, batchSize: n, device, precision, cudaGraph: true }), { viewSize: size, datasetSize: n });
+      const graph = await time(() => graphed.stepViews([vq, vk], 0.03), { warmup: 5, minIters: iters, minMs: 0, maxIters: iters, device });
+      graphed.dispose();
+      rows.push({ kernel: `${kernel} (cudaGraph)`, shape, ours: graph, peer: { name: 'ours eager', timing: ours } });
+    }
     const tunedName = tuned.name ? ` + ${tuned.name}` : '';
     // torch.compile (Inductor) runs on both devices here (CPU: it compiles C++ with the system
     // g++); its compile time falls in the peer's warm-up steps and is not timed.

@@ -114,6 +114,15 @@ export interface TrainConfig {
   dcluster: DClusterConfig;
   /** 'auto' (CUDA when a device is available, else the CPU), 'cpu', 'cuda', 'cuda:N'. Resolved when the config is. */
   device: string;
+  /**
+   * Capture the MoCo-family training step in a CUDA graph and replay it every step (less
+   * launch overhead for small networks and batches). CUDA, one process, MoCo / HEXA_MoCo only;
+   * anywhere else (also device 'auto' finding no GPU) the run stops with an error naming this
+   * option. The first steps after start, resume and hardViewStartEpoch run eagerly (warm-up),
+   * then the step is captured once. Results match the eager step up to float rounding of the
+   * lr update (docs/training.md).
+   */
+  cudaGraph: boolean;
   /** Seed of the initialisation, the data order and every random draw of the run. */
   seed: number;
   /** Output folder: checkpoints, metrics.jsonl, backbone.safetensors. */
@@ -172,6 +181,7 @@ export const DEFAULTS: TrainConfig = {
   moco: MOCO_DEFAULTS,
   dcluster: DCLUSTER_DEFAULTS,
   device: 'auto',
+  cudaGraph: false,
   seed: 0,
   out: 'runs/hexa',
   saveEvery: 10,
@@ -227,6 +237,7 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   moco: section(MOCO_CHECKS, false),
   dcluster: section(DCLUSTER_CHECKS, false),
   device,
+  cudaGraph: bool,
   seed: num(0, 2 ** 53 - 1, true),
   out: str,
   saveEvery: num(1, 1e6, true),
@@ -246,7 +257,7 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
 export const CONFIG_KEYS = Object.keys(CHECKS) as Array<keyof TrainConfig>;
 
 /** Keys a resumed run may change: how long, where and how fast it runs, not what it computes. */
-export const RESUME_OVERRIDABLE: ReadonlyArray<keyof TrainConfig> = ['epochs', 'device', 'threads', 'logEvery', 'knnEvery', 'knnSubset', 'saveEvery', 'out', 'resume', 'baselines', 'distTimeout'];
+export const RESUME_OVERRIDABLE: ReadonlyArray<keyof TrainConfig> = ['epochs', 'device', 'cudaGraph', 'threads', 'logEvery', 'knnEvery', 'knnSubset', 'saveEvery', 'out', 'resume', 'baselines', 'distTimeout'];
 
 /** Whether the method trains with hard views (HEXA_*). */
 export const hasHardViews = (m: Method) => m.startsWith('hexa-');
@@ -270,7 +281,9 @@ export function resolveConfig(...layers: Array<Record<string, unknown> | undefin
   }
   const c = out as unknown as TrainConfig;
   // 'auto' becomes the device the run uses, so the banner, metrics and checkpoint name it.
+  const asked = c.device;
   if (c.device === 'auto') c.device = cuda.isAvailable() ? 'cuda' : 'cpu';
+  checkCudaGraph(c, asked);
   if (!hasHardViews(c.method)) {
     // MoCo-v2 / DeepCluster-v2 are their HEXA variants with both hard views off.
     c.adversarial = null;
@@ -291,6 +304,33 @@ export function resolveConfig(...layers: Array<Record<string, unknown> | undefin
 }
 
 /**
+ * cudaGraph's limits, refused by name rather than silently run eagerly: a CUDA device, the
+ * MoCo family. Device 'auto' finding no GPU is refused too (decided: a run that asked for a
+ * graph should not quietly measure something else; drop cudaGraph for CPU runs). One process
+ * only: checkCudaGraphWorld, once the world size is known.
+ */
+function checkCudaGraph(c: TrainConfig, askedDevice: string): void {
+  if (!c.cudaGraph) return;
+  if (!c.device.startsWith('cuda')) {
+    const why = askedDevice === 'auto' ? `device 'auto' found no CUDA device and resolved to 'cpu'` : `device is '${c.device}'`;
+    throw new ConfigError(`cudaGraph needs a CUDA device, but ${why}: set cudaGraph to false (--cuda-graph false) or run on CUDA`);
+  }
+  if (familyOf(c.method) !== 'moco') {
+    throw new ConfigError(`cudaGraph captures the MoCo-family step only (moco, hexa-moco), not '${c.method}': set cudaGraph to false`);
+  }
+  if (c.precision === 'fp16') {
+    throw new ConfigError(`cudaGraph does not run with precision 'fp16' (its loss scale skips steps from the host): use precision 'bf16' or set cudaGraph to false`);
+  }
+}
+
+/** cudaGraph in a data-parallel run: the captured step has no collectives. */
+export function checkCudaGraphWorld(c: TrainConfig, worldSize: number): void {
+  if (c.cudaGraph && worldSize > 1) {
+    throw new ConfigError(`cudaGraph runs in one process only, but this run has ${worldSize} ranks: set cudaGraph to false`);
+  }
+}
+
+/**
  * A checkpoint's saved config in today's shape: checkpoints of hexa-torch 0.1 (format
  * moco-checkpoint@1) kept the MoCo keys at the top level.
  */
@@ -307,5 +347,7 @@ export function migrateConfig(saved: Record<string, unknown>): Record<string, un
   if (c.adversarial && typeof c.adversarial === 'object' && !('norm' in c.adversarial)) c.adversarial = { norm: 'linf', ...c.adversarial };
   // Runs from before channels_last trained NCHW: resuming them keeps their numerics bitwise.
   if (!('channelsLast' in c)) c.channelsLast = false;
+  // Runs from before cudaGraph stepped eagerly.
+  if (!('cudaGraph' in c)) c.cudaGraph = false;
   return c;
 }

@@ -3,7 +3,7 @@
 // generator included, so its state() is the whole random state of a checkpoint.
 import type { Communicator } from '../dist/communicator.js';
 import { native } from '../native.js';
-import type { Metrics } from '../native-types.js';
+import type { Metrics, NativeTrainerOptions } from '../native-types.js';
 import { cat, Generator, handleOf, scope, tensor, Tensor } from '../tensor.js';
 import { familyOf, type TrainConfig } from './config.js';
 import { commonOptions, methodOf, type MethodContext, type TrainMethod } from './methods/index.js';
@@ -31,11 +31,12 @@ export class TrainerModel {
   /**
    * `datasetSize`: training images (DeepCluster's bank); `viewSize`: side of the large views.
    * With a `communicator` the trainer is one rank of a data-parallel world: creating it is a
-   * collective (rank 0's initial state everywhere), as is every step.
+   * collective (rank 0's initial state everywhere), as is every step. `extra`: native options
+   * over the config's (tests: MoCo's staticStep).
    */
-  static async create(config: TrainConfig, context: MethodContext, communicator?: Communicator): Promise<TrainerModel> {
+  static async create(config: TrainConfig, context: MethodContext, communicator?: Communicator, extra: NativeTrainerOptions = {}): Promise<TrainerModel> {
     const method = methodOf(config.method);
-    const options = { ...commonOptions(config, context), ...method.nativeOptions(config, context), ...(communicator ? { communicator: communicator.handle } : {}) };
+    const options = { ...commonOptions(config, context), ...method.nativeOptions(config, context), ...extra, ...(communicator ? { communicator: communicator.handle } : {}) };
     const handle = await native().createTrainer(familyOf(config.method), options);
     return new TrainerModel(config, context, method, handle, Generator.fromHandle(handle.augmentGenerator()));
   }

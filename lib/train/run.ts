@@ -9,7 +9,7 @@ import { worldFromEnv } from '../dist/env.js';
 import { datasetFeatures, knnAccuracy } from '../eval/knn.js';
 import { setNumThreads } from '../runtime.js';
 import { scope, Tensor } from '../tensor.js';
-import { familyOf, RESUME_OVERRIDABLE, type TrainConfig } from './config.js';
+import { checkCudaGraphWorld, familyOf, RESUME_OVERRIDABLE, type TrainConfig } from './config.js';
 import { exportBackbone, loadCheckpoint, readCheckpointInfo, saveCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { initBackbone } from './init.js';
 import { TrainerModel, type Metrics } from './model.js';
@@ -150,6 +150,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
   const comm = options.communicator ?? (await connectFromEnv(config));
   const ownComm = comm !== null && !options.communicator;
   const world = comm?.worldSize ?? 1;
+  checkCudaGraphWorld(config, world);
   const rank = comm?.rank ?? 0;
   const lead = rank === 0;
   const say = (m: string) => lead && hooks.onMessage?.(m);

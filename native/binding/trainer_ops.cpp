@@ -131,6 +131,17 @@ Factory MocoFactory(const Args& a, const Napi::Object& obj, const Options& o) {
   m.temperature = o.number("temperature", 0.2, 1e-6, 1e6);
   m.keyMomentum = o.number("keyMomentum", 0.99, 0, 1);
   m.shuffleBN = o.boolean("shuffleBN", true);
+  m.staticStep = o.boolean("staticStep", false);
+  m.cudaGraph = o.boolean("cudaGraph", false);
+  // Refused here, by name, before any trainer is built (the trainer checks again).
+  if (m.cudaGraph && !m.device.is_cuda())
+    ThrowRangeError(std::string(a.fn()) + ": options.cudaGraph needs a CUDA device, options.device is " + DeviceName(m.device));
+  if (m.cudaGraph && obj.Has("communicator") && !obj.Get("communicator").IsUndefined())
+    ThrowRangeError(std::string(a.fn()) + ": options.cudaGraph runs in one process only (no communicator)");
+  // fp16's loss scale decides on the host whether a step updates anything: not capturable.
+  if ((m.cudaGraph || m.staticStep) && m.encoder.backbone.computeDtype == at::kHalf)
+    ThrowRangeError(std::string(a.fn()) + ": options." + (m.cudaGraph ? "cudaGraph" : "staticStep") +
+                    " does not run with options.precision 'fp16' (its loss scale skips steps from the host); use 'bf16'");
   return [m] { return std::make_unique<train::MocoTrainer>(m); };
 }
 

@@ -118,6 +118,18 @@ void cutmix(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes
   detail::unsupportedDevice("cutmix", x.device());
 }
 
+namespace {
+// λ_i at column own[i], 1 − λ_i at column partner[i] (summed when they coincide).
+at::Tensor scatterTargets(const at::Tensor& lambda, const at::Tensor& own, const at::Tensor& partner,
+                          int64_t numColumns) {
+  const int64_t n = lambda.size(0);
+  at::Tensor targets = at::zeros({n, numColumns}, lambda.options());
+  targets.scatter_add_(1, own.view({n, 1}), lambda.view({n, 1}));
+  targets.scatter_add_(1, partner.view({n, 1}), (1 - lambda).view({n, 1}));
+  return targets;
+}
+}  // namespace
+
 at::Tensor cutmixTargets(const at::Tensor& lambda, const at::Tensor& perm, int64_t numColumns,
                          const std::optional<at::Tensor>& columns) {
   const int64_t n = lambda.size(0);
@@ -132,11 +144,50 @@ at::Tensor cutmixTargets(const at::Tensor& lambda, const at::Tensor& perm, int64
     TORCH_CHECK_VALUE(cv[i] >= 0 && cv[i] < numColumns, "every column must be in [0, ", numColumns, "), got columns[",
                       i, "] = ", cv[i]);
   const at::Tensor p = pc.to(lambda.device()), own = ownc.to(lambda.device());
-  at::Tensor partner = own.index_select(0, p);
-  at::Tensor targets = at::zeros({n, numColumns}, lambda.options());
-  targets.scatter_add_(1, own.view({n, 1}), lambda.view({n, 1}));
-  targets.scatter_add_(1, partner.view({n, 1}), (1 - lambda).view({n, 1}));
-  return targets;
+  return scatterTargets(lambda, own, own.index_select(0, p), numColumns);
 }
+
+namespace detail {
+
+void cutmixUnchecked(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes, const at::Tensor& out) {
+  TORCH_CHECK(x.dim() >= 3 && out.sizes() == x.sizes() && out.scalar_type() == x.scalar_type() &&
+                  out.device() == x.device() && out.is_contiguous(),
+              "cutmixUnchecked: out must be contiguous and match x's shape, dtype and device");
+  const int64_t n = x.size(0), h = x.size(-2), w = x.size(-1);
+  TORCH_CHECK(perm.sizes() == at::IntArrayRef{n} && boxes.sizes() == at::IntArrayRef({n, 4}) &&
+                  perm.scalar_type() == at::kLong && boxes.scalar_type() == at::kLong &&
+                  perm.device() == x.device() && boxes.device() == x.device(),
+              "cutmixUnchecked: perm must be int64 [n] and boxes int64 [n, 4] on x's device");
+  TORCH_CHECK(at::get_overlap_status(x, out) == at::MemOverlapStatus::No, "cutmixUnchecked: out must not overlap x");
+  if (x.numel() == 0) return;
+  const detail::CutmixGeometry geometry{n, x.numel() / (n * h * w), h, w};
+  const at::Tensor src = x.contiguous();
+  if (x.is_cpu()) {
+    // On the CPU the values are already on the host: the same table cutmix builds, unchecked.
+    const at::Tensor p = perm.contiguous(), b = boxes.contiguous();
+    const int64_t* pv = p.const_data_ptr<int64_t>();
+    const int64_t* bv = b.const_data_ptr<int64_t>();
+    std::vector<CutmixBox> table(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) table[i] = {pv[i], bv[4 * i], bv[4 * i + 1], bv[4 * i + 2], bv[4 * i + 3]};
+    return cutmixCpu(src, table, out, geometry);
+  }
+#ifdef HEXA_WITH_CUDA
+  // The CUDA kernels' table rows: partner, y0, x0, y1, x1, scratch offset (unused out of place).
+  if (x.is_cuda())
+    return cutmixCudaDeviceTable(src, at::cat({perm.view({n, 1}), boxes, at::zeros({n, 1}, perm.options())}, 1), out,
+                                 geometry);
+#endif
+  unsupportedDevice("cutmix", x.device());
+}
+
+at::Tensor cutmixTargetsUnchecked(const at::Tensor& lambda, const at::Tensor& perm, int64_t numColumns) {
+  const int64_t n = lambda.size(0);
+  TORCH_CHECK(perm.sizes() == at::IntArrayRef{n} && perm.device() == lambda.device(),
+              "cutmixTargetsUnchecked: perm must be [", n, "] on lambda's device");
+  // own = 0..n-1, so own[perm[i]] = perm[i]: the same scatter as cutmixTargets.
+  return scatterTargets(lambda, at::arange(n, perm.options()), perm, numColumns);
+}
+
+}  // namespace detail
 
 }  // namespace hexa::kernels

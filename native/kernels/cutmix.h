@@ -41,6 +41,14 @@ at::Tensor cutmixTargets(const at::Tensor& lambda, const at::Tensor& perm, int64
 
 namespace detail {
 
+// cutmix and cutmixTargets (identity columns) without their value checks, for a caller whose
+// perm and boxes come from sampleCutmix or passed checkCutmixIndices once: they read no value
+// on the host (no device sync, no host table), so a CUDA graph can capture them. perm int64
+// [n] and boxes int64 [n, 4], contiguous, on x's (lambda's) device; cutmixUnchecked is out of
+// place only (out must not overlap x).
+void cutmixUnchecked(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes, const at::Tensor& out);
+at::Tensor cutmixTargetsUnchecked(const at::Tensor& lambda, const at::Tensor& perm, int64_t numColumns);
+
 // One row per sample, host-side: what the device kernels need to know about sample i.
 struct CutmixBox {
   int64_t partner, y0, x0, y1, x1;
@@ -56,6 +64,9 @@ void cutmixCpu(const at::Tensor& x, const std::vector<CutmixBox>& boxes, const a
 #ifdef HEXA_WITH_CUDA
 void cutmixCuda(const at::Tensor& x, const std::vector<CutmixBox>& boxes, const at::Tensor& out,
                 const CutmixGeometry& g);
+// Out of place from a device table int64 [n, 6], rows (partner, y0, x0, y1, x1, unused).
+void cutmixCudaDeviceTable(const at::Tensor& x, const at::Tensor& table, const at::Tensor& out,
+                           const CutmixGeometry& g);
 #endif
 
 }  // namespace detail

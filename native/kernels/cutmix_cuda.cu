@@ -48,7 +48,36 @@ __global__ void moveBoxes(T* x, T* scratch, const int64_t* table, int64_t n, int
   }
 }
 
+// One elementwise kernel over out, the table (rows of kColumns) already on the device.
+template <class T>
+void pasteOutOfPlace(const at::Tensor& x, const at::Tensor& table, const at::Tensor& out, const CutmixGeometry& g,
+                     cudaStream_t stream) {
+  const int64_t numel = out.numel();
+  const auto* src = x.const_data_ptr<T>();
+  auto* dst = out.mutable_data_ptr<T>();
+  // 32-bit index math while idx + the grid stride cannot overflow.
+  if (numel < (int64_t{1} << 30)) {
+    pasteAll<T, int32_t><<<gridFor(numel), kThreads, 0, stream>>>(
+        src, dst, table.const_data_ptr<int64_t>(), static_cast<int32_t>(numel), static_cast<int32_t>(g.channels),
+        static_cast<int32_t>(g.h), static_cast<int32_t>(g.w));
+  } else {
+    pasteAll<T, int64_t><<<gridFor(numel), kThreads, 0, stream>>>(src, dst, table.const_data_ptr<int64_t>(), numel,
+                                                                   g.channels, g.h, g.w);
+  }
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
 }  // namespace
+
+void cutmixCudaDeviceTable(const at::Tensor& x, const at::Tensor& table, const at::Tensor& out,
+                           const CutmixGeometry& g) {
+  TORCH_CHECK(table.dim() == 2 && table.size(0) == g.n && table.size(1) == kColumns && table.is_contiguous(),
+              "cutmixCudaDeviceTable: table must be a contiguous [n, ", int(kColumns), "] tensor");
+  const c10::cuda::CUDAGuard guard(out.device());
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "cutmixCuda",
+                                  [&] { pasteOutOfPlace<scalar_t>(x, table, out, g, stream); });
+}
 
 void cutmixCuda(const at::Tensor& x, const std::vector<CutmixBox>& boxes, const at::Tensor& out,
                 const CutmixGeometry& g) {
@@ -71,23 +100,9 @@ void cutmixCuda(const at::Tensor& x, const std::vector<CutmixBox>& boxes, const 
     largestBox = std::max(largestBox, size);
   }
   const at::Tensor table = host.to(out.device(), /*non_blocking=*/true);
-  const int64_t numel = out.numel();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "cutmixCuda", [&] {
     auto* dst = out.mutable_data_ptr<scalar_t>();
-    if (!inplace) {
-      const auto* src = x.const_data_ptr<scalar_t>();
-      // 32-bit index math while idx + the grid stride cannot overflow.
-      if (numel < (int64_t{1} << 30)) {
-        pasteAll<scalar_t, int32_t><<<gridFor(numel), kThreads, 0, stream>>>(
-            src, dst, table.const_data_ptr<int64_t>(), static_cast<int32_t>(numel), static_cast<int32_t>(g.channels),
-            static_cast<int32_t>(g.h), static_cast<int32_t>(g.w));
-      } else {
-        pasteAll<scalar_t, int64_t><<<gridFor(numel), kThreads, 0, stream>>>(
-            src, dst, table.const_data_ptr<int64_t>(), numel, g.channels, g.h, g.w);
-      }
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
-      return;
-    }
+    if (!inplace) return pasteOutOfPlace<scalar_t>(x, table, out, g, stream);
     if (scratchSize == 0) return;
     at::Tensor scratch = at::empty({scratchSize}, out.options());
     auto* packed = scratch.mutable_data_ptr<scalar_t>();

@@ -2,6 +2,8 @@
 // once per attack, not per step, and its noise must come from the CPU generator anyway).
 #include "kernels/pgd.h"
 
+#include <c10/util/accumulate.h>
+
 #include <cmath>
 
 #include "kernels/device_dispatch.h"
@@ -38,25 +40,27 @@ void pgdStep(const at::Tensor& xAdv, const at::Tensor& xClean, const at::Tensor&
   detail::unsupportedDevice("pgdStep", out.device());
 }
 
+at::Tensor pgdInitNoise(at::IntArrayRef sizes, const PgdInitOptions& o, std::optional<at::Generator> gen) {
+  TORCH_CHECK(!sizes.empty(), "pgdInitNoise: sizes must have a batch dimension");
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  // Nothing drawn for an empty batch (as pgdInit, which returns before drawing).
+  if (c10::multiply_integers(sizes) == 0) return at::zeros(sizes, f64);
+  if (o.norm == PgdNorm::Linf) return at::rand(sizes, gen, f64).mul_(2 * o.eps).sub_(o.eps);
+  const int64_t n = sizes[0], numel = c10::multiply_integers(sizes), d = n == 0 ? 0 : numel / n;
+  at::Tensor z = at::randn({n, d}, gen, f64);
+  at::Tensor radius = at::rand({n, 1}, gen, f64).pow_(1.0 / static_cast<double>(d)).mul_(o.eps);
+  // A zero z (probability 0) would give 0/0: the floor keeps it a zero step instead.
+  return z.div_(z.norm(2, {1}, /*keepdim=*/true).clamp_min_(kPgdNormFloor)).mul_(radius).view(sizes);
+}
+
 void pgdInit(const at::Tensor& xClean, const at::Tensor& out, const PgdInitOptions& o,
              std::optional<at::Generator> gen) {
   TORCH_CHECK(xClean.dim() >= 1, "pgdInit: xClean must have a batch dimension");
   TORCH_CHECK(out.sizes() == xClean.sizes() && out.scalar_type() == xClean.scalar_type() &&
                   out.device() == xClean.device(),
               "pgdInit: out must match xClean's shape, dtype and device");
-  const auto [n, d] = detail::batchAndSampleSize(xClean);
   if (xClean.numel() == 0) return;
-  const auto f64 = at::TensorOptions().dtype(at::kDouble);
-  at::Tensor delta;
-  if (o.norm == PgdNorm::Linf) {
-    delta = at::rand(xClean.sizes(), gen, f64).mul_(2 * o.eps).sub_(o.eps);
-  } else {
-    at::Tensor z = at::randn({n, d}, gen, f64);
-    at::Tensor radius = at::rand({n, 1}, gen, f64).pow_(1.0 / static_cast<double>(d)).mul_(o.eps);
-    // A zero z (probability 0) would give 0/0: the floor keeps it a zero step instead.
-    delta = z.div_(z.norm(2, {1}, /*keepdim=*/true).clamp_min_(kPgdNormFloor)).mul_(radius).view(xClean.sizes());
-  }
-  delta = delta.to(xClean.device(), xClean.scalar_type());
+  const at::Tensor delta = pgdInitNoise(xClean.sizes(), o, gen).to(xClean.device(), xClean.scalar_type());
   at::add_out(const_cast<at::Tensor&>(out), xClean, delta).clamp_(o.min, o.max);
 }
 

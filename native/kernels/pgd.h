@@ -43,6 +43,11 @@ struct PgdInitOptions {
 void pgdInit(const at::Tensor& xClean, const at::Tensor& out, const PgdInitOptions& o,
              std::optional<at::Generator> gen);
 
+// The δ of pgdInit alone (float64 on the CPU, shape `sizes`), the same draws from `gen` in the
+// same order: for a caller that must draw before it runs the step (a CUDA graph replays no
+// host code) and adds δ later. o.min/o.max are not used here.
+at::Tensor pgdInitNoise(at::IntArrayRef sizes, const PgdInitOptions& o, std::optional<at::Generator> gen);
+
 namespace detail {
 void pgdStepCpu(const at::Tensor& xAdv, const at::Tensor& xClean, const at::Tensor& grad, const at::Tensor& out,
                 const PgdStepOptions& o);

@@ -52,13 +52,11 @@ at::Tensor AdversarialView(const at::Tensor& viewX0, const AttackLoss& loss, con
   return x.detach();
 }
 
-namespace {
-at::Tensor LambdaOfBoxes(const at::Tensor& boxes, int64_t h, int64_t w) {
-  at::Tensor b = boxes.to(at::kCPU, at::kDouble);
+at::Tensor CutmixLambda(const at::Tensor& boxes, int64_t h, int64_t w) {
+  at::Tensor b = boxes.to(at::kDouble);
   at::Tensor area = (b.select(1, 2) - b.select(1, 0)) * (b.select(1, 3) - b.select(1, 1));
   return 1.0 - area / static_cast<double>(h * w);
 }
-}  // namespace
 
 CutmixView MakeCutmixView(const at::Tensor& x, const CutmixOptions& o, const std::optional<at::Tensor>& perm,
                           const std::optional<at::Tensor>& boxes, at::Generator& gen) {
@@ -67,7 +65,7 @@ CutmixView MakeCutmixView(const at::Tensor& x, const CutmixOptions& o, const std
   if (perm && boxes) {
     v.perm = perm->to(at::kLong);
     v.boxes = boxes->to(at::kLong);
-    v.lambda = LambdaOfBoxes(*boxes, h, w);
+    v.lambda = CutmixLambda(boxes->to(at::kCPU), h, w);
   } else {
     kernels::CutmixSample s = kernels::sampleCutmix(n, h, w, o.alpha, gen);
     v.perm = s.perm;

@@ -67,6 +67,10 @@ struct CutmixView {
   at::Tensor lambda;  // float64 [N] on the CPU: the visible fraction of image i
 };
 
+// λ of each box (int64 [N, 4], y0 x0 y1 x1) in an h×w image: 1 − area/(h·w), float64 on the
+// boxes' device (device ops only: graph-safe); the same doubles as sampleCutmix's λ.
+at::Tensor CutmixLambda(const at::Tensor& boxes, int64_t h, int64_t w);
+
 // A CutMix view of x: boxes, partners and λ drawn from gen (λ ~ Beta(α, α), one box per
 // sample), or the given perm and boxes (tests inject them; λ then follows from the boxes).
 CutmixView MakeCutmixView(const at::Tensor& x, const CutmixOptions& o, const std::optional<at::Tensor>& perm,

@@ -27,4 +27,6 @@ void MomentumUpdate(std::vector<at::Tensor>& target, const std::vector<at::Tenso
 
 int64_t Enqueue(at::Tensor& queue, const at::Tensor& keys, int64_t ptr) { return kernels::enqueue(queue, keys.detach(), ptr); }
 
+void EnqueueAt(at::Tensor& queue, const at::Tensor& keys, at::Tensor& ptr) { kernels::enqueueAt(queue, keys.detach(), ptr); }
+
 }  // namespace hexa::train::ops

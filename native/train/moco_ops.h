@@ -22,5 +22,7 @@ at::Tensor CutmixTargets(const at::Tensor& lambda, const at::Tensor& perm, int64
 void MomentumUpdate(std::vector<at::Tensor>& target, const std::vector<at::Tensor>& source, double m);
 // Writes keys into the ring buffer from ptr (wrapping); returns the new pointer.
 int64_t Enqueue(at::Tensor& queue, const at::Tensor& keys, int64_t ptr);
+// The same with the pointer a 0-dim int64 device tensor, advanced in place (graph-safe).
+void EnqueueAt(at::Tensor& queue, const at::Tensor& keys, at::Tensor& ptr);
 
 }  // namespace hexa::train::ops

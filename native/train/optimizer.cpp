@@ -15,12 +15,39 @@ Optimizer::Optimizer(std::vector<std::pair<std::string, at::Tensor>> named, cons
               "optimizer: momentum and weightDecay must be >= 0, trustCoefficient > 0");
 }
 
-void Optimizer::zeroGrad() {
-  for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
+void Optimizer::zeroGrad(bool inPlace) {
+  for (auto& [name, p] : params_) {
+    if (!inPlace) p.mutable_grad() = at::Tensor();
+    else if (p.grad().defined()) p.mutable_grad().zero_();
+  }
 }
 
-void Optimizer::step(double lr) {
+void Optimizer::step(double lr) { update(lr, at::Tensor()); }
+
+void Optimizer::step(const at::Tensor& lr) {
+  TORCH_CHECK(lr.defined() && lr.dim() == 0 && at::isFloatingType(lr.scalar_type()),
+              "Optimizer::step: lr must be a 0-dim floating tensor");
+  update(0, lr);
+}
+
+bool Optimizer::allocationFree() const {
+  if (options_.momentum == 0) return true;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].second.grad().defined() && !momentum_[i].defined()) return false;
+  return true;
+}
+
+void Optimizer::update(double lr, const at::Tensor& lrTensor) {
   torch::NoGradGuard no_grad;
+  const bool onDevice = lrTensor.defined();
+  // lr in a parameter's dtype, converted once per dtype per step (not once per parameter).
+  std::vector<at::Tensor> lrAs;
+  const auto lrIn = [&](at::ScalarType dtype) -> at::Tensor {
+    for (const at::Tensor& t : lrAs)
+      if (t.scalar_type() == dtype) return t;
+    lrAs.push_back(lrTensor.to(dtype));
+    return lrAs.back();
+  };
   const bool lars = options_.kind == OptimizerOptions::Kind::LARS;
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i].second;
@@ -34,7 +61,11 @@ void Optimizer::step(double lr) {
       const at::Tensor pNorm = p.norm(), gNorm = d.norm();
       if (wd != 0) d = d.add(p, wd);
       at::Tensor rate = options_.trustCoefficient * pNorm / (gNorm + wd * pNorm);
-      if (options_.clip) rate = (rate / std::max(lr, 1e-300)).clamp_max(1.0);
+      if (options_.clip) {
+        // lr = 0 divides by a float 1e-300, which is 0: rate inf, clamped to 1 (both paths).
+        rate = onDevice ? (rate / lrIn(rate.scalar_type()).clamp_min(1e-300)).clamp_max(1.0)
+                        : (rate / std::max(lr, 1e-300)).clamp_max(1.0);
+      }
       rate = at::where(pNorm.gt(0).logical_and(gNorm.gt(0)), rate, at::ones_like(rate));
       d = d.mul(rate);
     } else if (wd != 0) {
@@ -49,7 +80,8 @@ void Optimizer::step(double lr) {
       }
       d = buf;
     }
-    p.add_(d, -lr);
+    if (onDevice) p.sub_(d * lrIn(p.scalar_type()));
+    else p.add_(d, -lr);
   }
 }
 

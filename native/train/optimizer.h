@@ -30,13 +30,25 @@ class Optimizer {
   // `named`: the trained parameters with the names their state is saved under.
   Optimizer(std::vector<std::pair<std::string, at::Tensor>> named, const OptimizerOptions& options);
 
-  void zeroGrad();  // set_to_none, as torch.optim's default
+  // set_to_none, as torch.optim's default; inPlace zeroes the defined gradients where they are
+  // instead (a CUDA graph replays into the same gradient tensors: they must stay allocated).
+  void zeroGrad(bool inPlace = false);
   void step(double lr);
+  // The same update with lr a 0-dim tensor on the parameters' device, read there (a CUDA graph
+  // replays it with each step's lr). Rounding differs from step(double) in the last step only:
+  // p − round(lr·d) where step(double) computes p + (−lr)·d fused (torch.optim.SGD with a
+  // Tensor lr and capturable=True does the same as this).
+  void step(const at::Tensor& lr);
+  // Whether every parameter that has a gradient also has its momentum buffer: then a step
+  // allocates nothing and clones nothing (what a CUDA graph capture needs).
+  bool allocationFree() const;
   // "optimizer.<name>.momentum_buffer" for every parameter that has one.
   void save(StateDict& out) const;
   void load(const StateDict& state);
 
  private:
+  // One of lrHost / lrTensor (defined) is the learning rate.
+  void update(double lrHost, const at::Tensor& lrTensor);
   std::vector<std::pair<std::string, at::Tensor>> params_;
   std::vector<at::Tensor> momentum_;  // undefined until the parameter's first step
   OptimizerOptions options_;

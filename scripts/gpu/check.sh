@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 source scripts/gpu/setup.sh
 T0=$(date +%s)
 stamp() { echo "[gpu +$(($(date +%s) - T0))s] $*"; }
-TESTS="test/kernels test/train/moco-step.test.ts test/train/dcluster-step.test.ts test/train/config.test.ts test/train/precision.test.ts test/augment.test.ts test/eval test/tensor.test.ts test/runtime.test.ts test/lifetimes.test.ts test/event-loop.test.ts test/checkpoint"
+TESTS="test/kernels test/train/moco-step.test.ts test/train/cuda-graph.test.ts test/train/dcluster-step.test.ts test/train/config.test.ts test/train/precision.test.ts test/augment.test.ts test/eval test/tensor.test.ts test/runtime.test.ts test/lifetimes.test.ts test/event-loop.test.ts test/checkpoint"
 {
   stamp "machine"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

@@ -292,3 +292,44 @@ HEXA_TEST(enqueue, writes_the_ring_buffer_with_wraparound) {
   EXPECT_EQUAL_TENSORS(queue, expected);
   EXPECT_THROWS_WITH(enqueue(queue, at::zeros({6, 2}), 0), "");
 }
+
+// The graph-safe entries of a CUDA-graph step (MocoTrainer's static mode) against the checked
+// ones they stand in for: the same values, bit for bit.
+HEXA_TEST(graph_safe, pgd_init_noise_is_the_delta_pgd_init_adds) {
+  const at::Tensor clean = at::rand({4, 3, 5, 5}, Gen(12), at::kFloat);
+  for (PgdNorm norm : {PgdNorm::Linf, PgdNorm::L2}) {
+    PgdInitOptions o;
+    o.norm = norm;
+    o.eps = norm == PgdNorm::Linf ? 8.0 / 255 : 0.25;
+    at::Tensor viaInit = at::empty_like(clean);
+    pgdInit(clean, viaInit, o, Gen(13));
+    const at::Tensor noise = pgdInitNoise(clean.sizes(), o, Gen(13));
+    EXPECT(noise.scalar_type() == at::kDouble && noise.sizes() == clean.sizes());
+    EXPECT_EQUAL_TENSORS((clean + noise.to(at::kFloat)).clamp(0, 1), viaInit);
+  }
+}
+
+HEXA_TEST(graph_safe, unchecked_cutmix_and_targets_equal_the_checked_ones) {
+  const int64_t n = 7, h = 9, w = 6;
+  const CutmixSample s = sampleCutmix(n, h, w, 1.0, Gen(14));
+  const at::Tensor x = at::rand({n, 3, h, w}, Gen(15), at::kFloat);
+  at::Tensor checked = at::empty_like(x), unchecked = at::empty_like(x);
+  cutmix(x, s.perm, s.boxes, checked);
+  hexa::kernels::detail::cutmixUnchecked(x, s.perm, s.boxes, unchecked);
+  EXPECT_EQUAL_TENSORS(unchecked, checked);
+  EXPECT_EQUAL_TENSORS(hexa::kernels::detail::cutmixTargetsUnchecked(s.lambda, s.perm, n + 4),
+                       cutmixTargets(s.lambda, s.perm, n + 4, std::nullopt));
+  EXPECT_THROWS_WITH(hexa::kernels::detail::cutmixUnchecked(x, s.perm, s.boxes, x), "must not overlap");
+}
+
+HEXA_TEST(graph_safe, enqueue_at_a_device_pointer_equals_enqueue) {
+  for (int64_t start : {0, 3, 4}) {
+    at::Tensor a = at::zeros({5, 2}, at::kFloat), b = at::zeros({5, 2}, at::kFloat);
+    const at::Tensor keys = at::arange(6, at::kFloat).view({3, 2}) + 1;
+    at::Tensor ptr = at::full({}, start, at::kLong);
+    const int64_t next = enqueue(a, keys, start);
+    enqueueAt(b, keys, ptr);
+    EXPECT_EQUAL_TENSORS(b, a);
+    EXPECT(ptr.item<int64_t>() == next);
+  }
+}

@@ -5,7 +5,7 @@ import { CPU_PRESET, type TrainMethod } from './method.js';
 
 export const moco: TrainMethod = {
   family: 'moco',
-  nativeOptions: (c) => ({ queueSize: c.moco.queueSize, temperature: c.moco.temperature, keyMomentum: c.moco.keyMomentum, shuffleBN: c.moco.shuffleBN }),
+  nativeOptions: (c) => ({ queueSize: c.moco.queueSize, temperature: c.moco.temperature, keyMomentum: c.moco.keyMomentum, shuffleBN: c.moco.shuffleBN, cudaGraph: c.cudaGraph }),
   async views(x, _config, { viewSize: s }, generator) {
     const [n, , h, w] = x.shape;
     const viewQ = await applyAugment(x, await sampleAugment(n, h, w, {}, generator), s, s);
