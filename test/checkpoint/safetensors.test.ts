@@ -134,7 +134,7 @@ describe('writeAtomic cleans temp files left by writes that cannot finish', () =
       t.dispose();
       expect(fs.readdirSync(dir).sort()).toEqual([`other.safetensors.tmp-${killed.pid}-1-0`, 'w.safetensors', 'w.safetensors.tmp-1-1-0']);
       // A write that fails removes its own temp file.
-      await expect(writeAtomic(target, [42 as unknown as string])).rejects.toThrow();
+      await expect(writeAtomic(target, [42 as unknown as string])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
       expect(fs.readdirSync(dir).sort()).toEqual([`other.safetensors.tmp-${killed.pid}-1-0`, 'w.safetensors', 'w.safetensors.tmp-1-1-0']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -27,6 +27,14 @@ at::Tensor Randn(at::IntArrayRef shape, uint64_t seed, at::ScalarType dtype = at
 
 at::Tensor UnitRows(at::Tensor x) { return x / x.norm(2, {1}, true); }
 
+// PGD's random start with the method's default radius for each norm.
+PgdInitOptions InitOptions(PgdNorm norm) {
+  PgdInitOptions o;
+  o.norm = norm;
+  o.eps = norm == PgdNorm::Linf ? 8.0 / 255 : 0.25;
+  return o;
+}
+
 // Per sample L2 norm over all non-batch dims, shaped to broadcast against x.
 at::Tensor SampleNorm(const at::Tensor& x) {
   return x.flatten(1).norm(2, {1}).view({x.size(0), 1, 1, 1});
@@ -72,9 +80,7 @@ HEXA_TEST(pgd, l2_step_projects_each_sample_into_the_ball) {
 HEXA_TEST(pgd, init_stays_in_the_ball_and_is_reproducible) {
   const at::Tensor clean = at::rand({5, 3, 4, 4}, Gen(7), at::kFloat);
   for (PgdNorm norm : {PgdNorm::Linf, PgdNorm::L2}) {
-    PgdInitOptions o;
-    o.norm = norm;
-    o.eps = norm == PgdNorm::Linf ? 8.0 / 255 : 0.25;
+    const PgdInitOptions o = InitOptions(norm);
     at::Tensor a = at::empty_like(clean), b = at::empty_like(clean);
     pgdInit(clean, a, o, Gen(11));
     pgdInit(clean, b, o, Gen(11));
@@ -116,7 +122,7 @@ HEXA_TEST(cutmix, refuses_a_perm_that_is_not_a_permutation) {
   EXPECT_THROWS_WITH(cutmix(x, at::tensor({0, 0, 1}, at::kLong), boxes, out), "appears twice");
   EXPECT_THROWS_WITH(cutmix(x, at::tensor({0, 3, 1}, at::kLong), boxes, out), "perm must be a permutation of 0..2");
   EXPECT_THROWS_WITH(cutmix(x, at::tensor({0, 1, 2}, at::kLong), at::tensor({0, 0, 5, 1}, at::kLong).repeat({3, 1}), out),
-                    "");
+                     "boxes[0] = (0, 0, 5, 1) must satisfy 0 <= y0 <= y1 <= 4 and 0 <= x0 <= x1 <= 4");
 }
 
 HEXA_TEST(cutmix, targets_put_lambda_on_self_and_the_rest_on_the_partner) {
@@ -247,7 +253,8 @@ HEXA_TEST(momentum, update_is_the_ema_and_copy_buffers_copies) {
   copyBuffers(targets, sources);
   for (size_t i = 0; i < targets.size(); ++i) EXPECT_EQUAL_TENSORS(targets[i], sources[i]);
   std::vector<at::Tensor> wrongShape = {at::zeros({2})};
-  EXPECT_THROWS_WITH(momentumUpdate(wrongShape, {at::zeros({3})}, m), "");
+  EXPECT_THROWS_WITH(momentumUpdate(wrongShape, {at::zeros({3})}, m),
+                     "momentumUpdate: target[0] and source[0] must match in shape, dtype and device");
 }
 
 HEXA_TEST(kmeans, assignment_is_the_argmax_of_cosine_scores_in_any_chunking) {
@@ -290,7 +297,7 @@ HEXA_TEST(enqueue, writes_the_ring_buffer_with_wraparound) {
   EXPECT(enqueue(queue, keys, 4) == 2);
   const at::Tensor expected = at::tensor({3.f, 4.f, 5.f, 6.f, 0.f, 0.f, 0.f, 0.f, 1.f, 2.f}).view({5, 2});
   EXPECT_EQUAL_TENSORS(queue, expected);
-  EXPECT_THROWS_WITH(enqueue(queue, at::zeros({6, 2}), 0), "");
+  EXPECT_THROWS_WITH(enqueue(queue, at::zeros({6, 2}), 0), "enqueue: keys has 6 rows but the queue only 5");
 }
 
 // The graph-safe entries of a CUDA-graph step (MocoTrainer's static mode) against the checked
@@ -298,9 +305,7 @@ HEXA_TEST(enqueue, writes_the_ring_buffer_with_wraparound) {
 HEXA_TEST(graph_safe, pgd_init_noise_is_the_delta_pgd_init_adds) {
   const at::Tensor clean = at::rand({4, 3, 5, 5}, Gen(12), at::kFloat);
   for (PgdNorm norm : {PgdNorm::Linf, PgdNorm::L2}) {
-    PgdInitOptions o;
-    o.norm = norm;
-    o.eps = norm == PgdNorm::Linf ? 8.0 / 255 : 0.25;
+    const PgdInitOptions o = InitOptions(norm);
     at::Tensor viaInit = at::empty_like(clean);
     pgdInit(clean, viaInit, o, Gen(13));
     const at::Tensor noise = pgdInitNoise(clean.sizes(), o, Gen(13));
