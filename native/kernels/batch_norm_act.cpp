@@ -31,11 +31,13 @@ at::Tensor FloatVector(const std::vector<float>& v) {
 
 }  // namespace
 
-bool batchNormActSupported(const at::Tensor& x) {
+bool batchNormActSupported(const at::Tensor& x, const std::optional<at::Tensor>& residual) {
   if (!x.defined() || !x.is_cpu() || x.scalar_type() != at::kFloat) return false;
   if (x.dim() == 4 && !x.is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
   if (x.dim() == 2 && !x.is_contiguous()) return false;
   if (x.dim() != 4 && x.dim() != 2) return false;
+  if (residual && !(residual->is_cpu() && residual->scalar_type() == at::kFloat && residual->sizes() == x.sizes()))
+    return false;
   return x.size(1) > 0 && Rows(x) > 1;
 }
 

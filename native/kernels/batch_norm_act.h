@@ -21,9 +21,10 @@
 
 namespace hexa::kernels {
 
-// Whether x (the BatchNorm input) can take the fused path: CPU float32 with channels-last
-// memory (4-D) or a contiguous [N, C], more than one value per channel.
-bool batchNormActSupported(const at::Tensor& x);
+// Whether x (the BatchNorm input) and the residual can take the fused path: x CPU float32 with
+// channels-last memory (4-D) or a contiguous [N, C], more than one value per channel; the
+// residual CPU float32 of x's shape (laid out otherwise than x, it is copied once).
+bool batchNormActSupported(const at::Tensor& x, const std::optional<at::Tensor>& residual = std::nullopt);
 
 struct BatchNormActForward {
   at::Tensor out;     // y, the shape and memory format of x

@@ -58,9 +58,7 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
 torch::Tensor BatchNorm2dImpl::forwardAct(const torch::Tensor& x, const std::optional<torch::Tensor>& residual,
                                           bool relu) {
   const Pass p = pass();
-  if (p.batchStatistics && kernels::batchNormActSupported(x) &&
-      (!residual || (residual->sizes() == x.sizes() && residual->strides() == x.strides() &&
-                     residual->scalar_type() == x.scalar_type() && residual->is_cpu()))) {
+  if (p.batchStatistics && kernels::batchNormActSupported(x, residual)) {
     return kernels::BatchNormActFunction::apply(x, p.weight, p.bias, residual,
                                                 p.runningMean, p.runningVar, p.momentum, kEps, relu);
   }

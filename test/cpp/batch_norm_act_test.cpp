@@ -105,11 +105,24 @@ HEXA_TEST(batch_norm_act, relu_keeps_nan_and_masks_gradient_like_aten) {
   EXPECT(!g.out.select(1, 1).isnan().any().item<bool>());
 }
 
+HEXA_TEST(batch_norm_act, a_residual_in_another_layout_gives_the_same_output) {
+  const at::Tensor x = Input({3, 8, 4, 4}, 9), r = Input({3, 8, 4, 4}, 10);
+  const at::Tensor w = at::ones({8}), b = at::zeros({8});
+  const at::Tensor sameLayout = batchNormActForward(x, w, b, r, true, 1e-5, at::Tensor(), at::Tensor(), 0.0).out;
+  const at::Tensor nchw = batchNormActForward(x, w, b, r.contiguous(), true, 1e-5, at::Tensor(), at::Tensor(), 0.0).out;
+  EXPECT(!r.contiguous().strides().equals(x.strides()));
+  EXPECT_EQUAL_TENSORS(nchw, sameLayout);
+}
+
 HEXA_TEST(batch_norm_act, refuses_what_it_does_not_serve) {
   EXPECT(!batchNormActSupported(at::randn({4, 3, 5, 5})));  // NCHW (not channels-last)
   EXPECT(!batchNormActSupported(at::randn({4, 3, 5, 5}, at::kDouble).contiguous(at::MemoryFormat::ChannelsLast)));
   EXPECT(!batchNormActSupported(at::randn({1, 3})));  // one value per channel
-  EXPECT(batchNormActSupported(at::randn({4, 3, 5, 5}).contiguous(at::MemoryFormat::ChannelsLast)));
+  const at::Tensor nhwc = at::randn({4, 3, 5, 5}).contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT(batchNormActSupported(nhwc));
+  EXPECT(batchNormActSupported(nhwc, at::randn({4, 3, 5, 5})));  // an NCHW residual: copied once
+  EXPECT(!batchNormActSupported(nhwc, at::randn({4, 3, 5, 4})));
+  EXPECT(!batchNormActSupported(nhwc, at::randn({4, 3, 5, 5}, at::kDouble)));
   EXPECT_THROWS_WITH(batchNormActForward(at::randn({4, 3, 5, 5}), at::ones({3}), at::zeros({3}), std::nullopt, true,
                                          1e-5, at::Tensor(), at::Tensor(), 0.1),
                      "batchNormAct: x must be a float32 CPU tensor");
