@@ -19,14 +19,15 @@ void checkPairs(const char* op, const std::vector<at::Tensor>& targets, const st
 void momentumUpdate(const std::vector<at::Tensor>& targets, const std::vector<at::Tensor>& sources, double m) {
   checkPairs("momentumUpdate", targets, sources);
   TORCH_CHECK(m >= 0 && m <= 1, "momentumUpdate: m must be in [0, 1], got ", m);
-  // Contiguous pairs grouped per device for the fused paths; the rest through ATen.
+  // Pairs laid out alike in one dense block (contiguous, or channels-last filters in both) are
+  // elementwise over their storage: grouped per device for the fused paths; the rest through ATen.
   std::vector<at::Tensor> cpuT, cpuS, cudaT, cudaS;
   for (size_t i = 0; i < targets.size(); ++i) {
     const auto &t = targets[i], &s = sources[i];
     TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, "momentumUpdate: target[", i,
                 "] must be float32 or float64");
     if (t.numel() == 0) continue;
-    if (!t.is_contiguous() || !s.is_contiguous()) {
+    if (!t.is_non_overlapping_and_dense() || t.strides() != s.strides()) {
       t.mul_(m).add_(s, 1 - m);
     } else if (t.is_cpu()) {
       cpuT.push_back(t), cpuS.push_back(s);

@@ -1,4 +1,4 @@
-// Momentum update on the CPU: the whole list in one parallel region. Every contiguous pair
+// Momentum update on the CPU: the whole list in one parallel region. Every dense pair
 // is cut into 64Ki-element work items; at::parallel_for spreads the items over the threads,
 // so small tensors (biases, BN) share a thread instead of each paying a parallel region.
 #include <ATen/Parallel.h>

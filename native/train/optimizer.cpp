@@ -97,7 +97,8 @@ void Optimizer::load(const StateDict& state) {
       momentum_[i] = at::Tensor();  // not stepped yet when saved
       continue;
     }
-    momentum_[i] = TakeLike(state, name, params_[i].second).to(params_[i].second.options()).clone();
+    // In the parameter's memory order (channels-last filters), as the buffer a step creates.
+    momentum_[i] = at::empty_like(params_[i].second).copy_(TakeLike(state, name, params_[i].second));
   }
 }
 

@@ -240,8 +240,15 @@ HEXA_TEST(cluster_ce, loss_and_gradient_match_cross_entropy_and_bad_targets_are_
 }
 
 HEXA_TEST(momentum, update_is_the_ema_and_copy_buffers_copies) {
-  std::vector<at::Tensor> targets = {Randn({3, 4}, 50), Randn({70000}, 51, at::kFloat), Randn({2, 2}, 52).t()};
-  const std::vector<at::Tensor> sources = {Randn({3, 4}, 53), Randn({70000}, 54, at::kFloat), Randn({2, 2}, 55).t()};
+  // Contiguous pairs, pairs laid out alike (a transpose; channels-last filters, over one
+  // 64Ki-element chunk) and a pair laid out differently (through ATen).
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  std::vector<at::Tensor> targets = {Randn({3, 4}, 50), Randn({70000}, 51, at::kFloat), Randn({2, 2}, 52).t(),
+                                     Randn({130, 64, 3, 3}, 56, at::kFloat).contiguous(cl),
+                                     Randn({5, 3, 2, 2}, 58).contiguous(cl)};
+  const std::vector<at::Tensor> sources = {Randn({3, 4}, 53), Randn({70000}, 54, at::kFloat), Randn({2, 2}, 55).t(),
+                                           Randn({130, 64, 3, 3}, 57, at::kFloat).contiguous(cl),
+                                           Randn({5, 3, 2, 2}, 59)};
   std::vector<at::Tensor> expected;
   const double m = 0.99;
   for (size_t i = 0; i < targets.size(); ++i) expected.push_back(m * targets[i] + (1 - m) * sources[i]);
