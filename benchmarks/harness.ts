@@ -1,7 +1,7 @@
 // Timing and reporting shared by every benchmark. Rules (torch.utils.benchmark, do_bench):
 // warm up first, synchronise before reading the clock (our ops resolve only after the work
 // is done, including a CUDA sync when asked), report the median and the IQR, fixed threads.
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,10 +28,21 @@ export function summarize(samplesMs: number[]): Timing {
  * the sustained rate of a bandwidth-bound kernel, which one synchronize per call hides behind
  * its round trip on a fast GPU.
  */
-export async function time(
-  fn: () => Promise<unknown>,
-  opts: { warmup?: number; minIters?: number; minMs?: number; maxIters?: number; device?: string; backToBack?: number } = {},
-): Promise<Timing> {
+export async function time(fn: () => Promise<unknown>, opts: TimeOptions = {}): Promise<Timing> {
+  return summarize(await sample(fn, opts));
+}
+
+export interface TimeOptions {
+  warmup?: number;
+  minIters?: number;
+  minMs?: number;
+  maxIters?: number;
+  device?: string;
+  backToBack?: number;
+}
+
+/** The samples (ms per call) behind time(): for measurements pooled over interleaved rounds. */
+export async function sample(fn: () => Promise<unknown>, opts: TimeOptions = {}): Promise<number[]> {
   const { warmup = 3, minIters = 10, minMs = 500, maxIters = 200, backToBack = 1 } = opts;
   const calls = async () => {
     for (let i = 0; i < backToBack; i++) await fn();
@@ -45,7 +56,31 @@ export async function time(
     await run();
     samples.push((performance.now() - t0) / backToBack);
   }
-  return summarize(samples);
+  return samples;
+}
+
+/**
+ * Measurements taken in turns: `rounds` rounds in which every contender times `perRound`
+ * calls, one contender at a time, the order rotated each round; the samples of each contender
+ * pooled. On a shared machine (a VM whose speed drifts over minutes) every contender then
+ * samples the same periods, so the ratios compare the code, not the minute each ran in.
+ */
+export async function interleave(
+  contenders: Array<{ name: string; run: (count: number) => Promise<number[]> }>,
+  rounds: number,
+  perRound: number,
+): Promise<Map<string, Timing>> {
+  const pooled = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < contenders.length; i++) {
+      const c = contenders[(r + i) % contenders.length];
+      pooled.get(c.name)!.push(...(await c.run(perRound)));
+      // An OpenMP team that just finished spins for a while (libgomp: up to ~300,000 spins)
+      // before it sleeps: let it settle before the next contender's clock starts.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return new Map([...pooled].map(([name, samples]) => [name, summarize(samples)]));
 }
 
 export interface Row {
@@ -120,6 +155,66 @@ export function runPeer(script: string, args: string[] = [], extraEnv: Record<st
   if (r.status !== 0) throw new Error(`peer ${script} failed (${r.status ?? r.signal}):\n${r.stderr}`);
   const last = r.stdout.trim().split('\n').pop() ?? '{}';
   return JSON.parse(last);
+}
+
+/**
+ * A Python peer kept running between measurements (its script's `serve` flag): started and
+ * warmed up once, then asked for `count` timed calls at a time (one stdin line each, one JSON
+ * line back with `times_ms`), so that interleave() can alternate it with ours.
+ */
+export class PeerProcess {
+  private lines: string[] = [];
+  private waiting: ((line: string) => void) | null = null;
+  private stderr = '';
+  private exited: string | null = null;
+
+  private constructor(private readonly child: ChildProcess, private readonly label: string) {
+    let buffered = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (!line.startsWith('{')) continue;  // anything a library prints on stdout
+        if (this.waiting) this.waiting(line), (this.waiting = null);
+        else this.lines.push(line);
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-20_000)));
+    child.on('exit', (code, signal) => {
+      this.exited = `peer ${label} exited (${code ?? signal}):\n${this.stderr}`;
+      if (this.waiting) this.waiting('');
+    });
+  }
+
+  static async start(script: string, args: string[], extraEnv: Record<string, string> = {}): Promise<PeerProcess> {
+    const { python, env: base } = pythonEnv();
+    const child = spawn(python, [script, ...args, 'serve'], { env: { ...base, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const peer = new PeerProcess(child, `${path.basename(script)} ${args.join(' ')}`);
+    const ready = JSON.parse(await peer.nextLine()) as { ready?: boolean };
+    if (!ready.ready) throw new Error(`peer ${peer.label}: expected a ready line`);
+    return peer;
+  }
+
+  private nextLine(): Promise<string> {
+    if (this.lines.length) return Promise.resolve(this.lines.shift()!);
+    if (this.exited) return Promise.reject(new Error(this.exited));
+    return new Promise((resolve, reject) => {
+      this.waiting = (line) => (this.exited && !line ? reject(new Error(this.exited)) : resolve(line));
+    });
+  }
+
+  async run(count: number): Promise<number[]> {
+    this.child.stdin!.write(`${count}\n`);
+    return (JSON.parse(await this.nextLine()) as { times_ms: number[] }).times_ms;
+  }
+
+  async close(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise((resolve) => this.child.on('exit', resolve));
+    this.child.stdin!.end();
+    await done;
+  }
 }
 
 /**

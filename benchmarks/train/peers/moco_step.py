@@ -6,7 +6,8 @@
 # model passes; fp16 with torch.amp.GradScaler), as PyTorch's performance guides advise; `compile`: both encoders through
 # torch.compile (Inductor; its compile time is spent in the warm-up steps, not timed); `profile`: the timed steps run under
 # torch.profiler and every recorded op is printed ([name, start_us, end_us, thread]) for
-# benchmarks/train/profile.ts.
+# benchmarks/train/profile.ts; `serve`: after the warm-up, times as many steps as each stdin
+# line asks for (benchmarks/train/step.ts interleaves the peers with ours this way).
 import json
 import os
 import sys
@@ -118,10 +119,23 @@ if 'profile' in flags:
     ops = [[e.name, e.time_range.start, e.time_range.end, e.thread] for e in prof.events()]
     print(json.dumps({'ops': ops, 'wall_ms': wall, 'torch': torch.__version__}))
     sys.exit(0)
-times = []
-for _ in range(iters):
-    t = time.perf_counter()
-    step(vq, vk)
-    sync()
-    times.append((time.perf_counter() - t) * 1000)
-print(json.dumps({'times_ms': times, 'torch': torch.__version__}))
+
+
+def timed(count):
+    times = []
+    for _ in range(count):
+        t = time.perf_counter()
+        step(vq, vk)
+        sync()
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+if 'serve' in flags:
+    # Warmed up: each line on stdin is a number of steps to time, answered with one JSON line,
+    # so that the caller can interleave this peer with its own measurements (EOF ends it).
+    print(json.dumps({'ready': True, 'torch': torch.__version__}), flush=True)
+    for line in sys.stdin:
+        print(json.dumps({'times_ms': timed(int(line))}), flush=True)
+    sys.exit(0)
+print(json.dumps({'times_ms': timed(iters), 'torch': torch.__version__}))
