@@ -78,18 +78,18 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
     *layers[stage] = register_module("layer" + std::to_string(stage + 1), seq);
   }
   featureDim_ = in;
-  // torchvision's initialisation: Kaiming normal (fan_out, relu) for convolutions.
   torch::NoGradGuard no_grad;
   for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* c = m->as<torch::nn::Conv2d>()) torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    auto* c = m->as<torch::nn::Conv2d>();
+    if (c == nullptr) continue;
+    // torchvision's initialisation: Kaiming normal (fan_out, relu) for convolutions.
+    torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    // NHWC activations with NCHW filters made every convolution copy its filter to NHWC,
+    // forward and backward (ATen's mkldnn_convolution), 187 copies per HEXA_MoCo step at batch
+    // 64; filters kept channels-last skip them (3% per step here, docs/performance.md). Values,
+    // state dicts and checkpoints are the same: only the memory order differs.
+    if (o.channelsLast) c->weight.set_data(c->weight.contiguous(at::MemoryFormat::ChannelsLast));
   }
-  // NHWC activations with NCHW filters made every convolution copy its filter to NHWC, forward
-  // and backward (ATen's mkldnn_convolution), 187 copies per HEXA_MoCo step at batch 64; filters
-  // kept channels-last skip them (3% per step here, docs/performance.md). Values, state dicts
-  // and checkpoints are the same: only the memory order differs.
-  if (o.channelsLast)
-    for (auto& m : modules(/*include_self=*/false))
-      if (auto* c = m->as<torch::nn::Conv2d>()) c->weight.set_data(c->weight.contiguous(at::MemoryFormat::ChannelsLast));
 }
 
 namespace {
