@@ -1,9 +1,14 @@
 // End to end: one MoCo-v2 / HEXA_MoCo iteration on given views (no augmentation), ours vs a
 // PyTorch user's version in the same run (benchmarks/train/peers/moco_step.py), plus the cost
-// of our batched augmentation of one view. On CUDA also ours with cudaGraph beside ours eager.
+// of our batched augmentation of one view.
 // Ours and the peers take turns: `rounds` rounds of `iters` steps each (harness interleave()),
 // the peers kept running between their turns; medians over the pooled steps.
-//   npx tsx benchmarks/train/step.ts [batch=128] [width=16] [iters=5] [device=cpu] [rounds=3]
+//   npx tsx benchmarks/train/step.ts [batch=128] [width=16] [iters=5] [device=cpu] [rounds=3] [peers=all|no-compile]
+// CPU: one group per precision (ours fp32 / bf16 beside PyTorch eager, tuned, + torch.compile).
+// CUDA: one group per method, every variant of ours (fp32, bf16, fp16; eager and cudaGraph)
+// beside PyTorch fp32 eager and PyTorch with autocast + channels_last (the GPU's tuned peer),
+// each ours-variant compared with both. `no-compile` leaves out the torch.compile peers (on a
+// GPU their compile takes minutes of a short lease).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyAugment, sampleAugment } from '../../lib/augment/index.js';
@@ -16,57 +21,140 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const [n, width, iters] = [128, 16, 5].map((d, i) => Number(process.argv[2 + i] ?? d));
 const device = (process.argv[5] ?? 'cpu') as 'cpu';
 const rounds = Number(process.argv[6] ?? 3);
+const peerSet = process.argv[7] ?? 'all';
+if (peerSet !== 'all' && peerSet !== 'no-compile') throw new Error(`step.ts: peers must be 'all' or 'no-compile', got '${peerSet}'`);
+const onCuda = device !== 'cpu';
 const size = 32, queueSize = 4096;
+
+type Precision = 'fp32' | 'bf16' | 'fp16';
+/** One of ours: the trainer's precision and whether its step is captured in a CUDA graph. */
+type OursSpec = { name: string; precision: Precision; cudaGraph: boolean };
+/** One PyTorch peer: its moco_step.py flags and environment. */
+type PeerSpec = { name: string; flags: string[]; env: Record<string, string> };
+/** Contenders timed in turns, and the table rows: [row label, ours-variant name, peer name]. */
+type Group = { ours: OursSpec[]; peers: PeerSpec[]; rows: Array<[string, string, string]> };
+
+const label = (method: string, precision: Precision, cudaGraph = false) => {
+  const tags = [precision === 'fp32' ? '' : precision, cudaGraph ? 'cudaGraph' : ''].filter(Boolean);
+  return `${method} step${tags.length ? ` (${tags.join(', ')})` : ''}`;
+};
+const oursName = (precision: Precision, cudaGraph = false) => label('ours', precision, cudaGraph).replace('ours step', 'ours');
+const withCompile = (peers: PeerSpec[]) => (peerSet === 'all' ? peers : peers.filter((p) => !p.flags.includes('compile')));
+
+// CPU: ours as a user runs it (the defaults: float32, channels_last activations, no environment
+// settings) and with precision 'bf16'; the peers: PyTorch as written (default), tuned as
+// PyTorch's CPU performance guides advise (jemalloc; + channels_last; + torch.compile), and
+// with bf16 autocast (+ torch.compile). torch.compile (Inductor) compiles C++ with the system
+// g++; its compile time falls in the peer's warm-up steps and is not timed.
+function cpuGroups(method: string): Group[] {
+  const tuned = tunedPeerEnv();
+  const t = ` + ${tuned.name}`;
+  const fp32 = withCompile([
+    { name: 'PyTorch eager', flags: [], env: {} },
+    { name: `PyTorch${t}`, flags: [], env: tuned.env },
+    { name: `PyTorch${t} + channels_last`, flags: ['channels_last'], env: tuned.env },
+    { name: `PyTorch${t} + channels_last + torch.compile`, flags: ['channels_last', 'compile'], env: tuned.env },
+  ]);
+  const bf16 = withCompile([
+    { name: `PyTorch${t} + channels_last + bf16 autocast`, flags: ['channels_last', 'bf16'], env: tuned.env },
+    { name: `PyTorch${t} + channels_last + bf16 autocast + torch.compile`, flags: ['channels_last', 'bf16', 'compile'], env: tuned.env },
+  ]);
+  return ([['fp32', fp32], ['bf16', bf16]] as const).map(([precision, peers]) => ({
+    ours: [{ name: oursName(precision), precision, cudaGraph: false }],
+    peers,
+    rows: peers.map((p) => [label(method, precision), oursName(precision), p.name] as [string, string, string]),
+  }));
+}
+
+// CUDA: TF32 as LibTorch's defaults on both sides (cuDNN convolutions TF32, matmuls float32).
+// fp16 (autocast + loss scale) reads the device to skip a step, so it is not captured.
+function cudaGroup(method: string): Group {
+  const eager = 'PyTorch eager', cl = 'PyTorch + channels_last';
+  const clBf16 = `${cl} + bf16 autocast`, clFp16 = `${cl} + fp16 autocast + GradScaler`;
+  const peers = withCompile([
+    { name: eager, flags: [], env: {} },
+    { name: cl, flags: ['channels_last'], env: {} },
+    { name: clBf16, flags: ['channels_last', 'bf16'], env: {} },
+    { name: clFp16, flags: ['channels_last', 'fp16'], env: {} },
+    { name: `${cl} + torch.compile`, flags: ['channels_last', 'compile'], env: {} },
+    { name: `${clBf16} + torch.compile`, flags: ['channels_last', 'bf16', 'compile'], env: {} },
+  ]);
+  const ours: OursSpec[] = [];
+  const rows: Array<[string, string, string]> = [];
+  for (const precision of ['fp32', 'bf16', 'fp16'] as const) {
+    for (const cudaGraph of precision === 'fp16' ? [false] : [false, true]) {
+      const name = oursName(precision, cudaGraph);
+      ours.push({ name, precision, cudaGraph });
+      const row = label(method, precision, cudaGraph);
+      if (cudaGraph) rows.push([row, name, oursName(precision)]);  // the graph's own gain
+      const same = precision === 'fp32' ? [cl, `${cl} + torch.compile`] : precision === 'bf16' ? [clBf16, `${clBf16} + torch.compile`] : [clFp16];
+      for (const peer of new Set([eager, clBf16, ...same])) rows.push([row, name, peer]);
+    }
+  }
+  return { ours, peers, rows };
+}
 
 console.log(environment());
 const rows: Row[] = [];
-// Ours as a user runs it (the defaults: float32, channels_last activations, no environment
-// settings) and with precision 'bf16'; the peers: PyTorch as written (default), tuned as
-// PyTorch's CPU performance guides advise (jemalloc; + channels_last; + torch.compile), and
-// with bf16 autocast (+ torch.compile).
-const tuned = device === 'cpu' ? tunedPeerEnv() : { name: '', env: {} };
 for (const method of ['moco', 'hexa-moco'] as const) {
   const shape = `${n}x3x${size}x${size}, resnet18 w${width}, K=${queueSize}`;
   const peerArgs = [method, String(n), String(width), String(size), String(queueSize), String(iters), device];
   const peerScript = path.join(here, 'peers', 'moco_step.py');
-  // fp16 (autocast + loss scale) only on CUDA: CPUs without float16 arithmetic run it ~8x slower.
-  for (const precision of device === 'cpu' ? (['fp32', 'bf16'] as const) : (['fp32', 'bf16', 'fp16'] as const)) {
-    const create = (cudaGraph: boolean) =>
-      TrainerModel.create(resolveConfig({ method, width, moco: { queueSize }, batchSize: n, device, precision, cudaGraph }), { viewSize: size, datasetSize: n });
-    const g = new Generator(0);
-    const vq = await (await rand([n, 3, size, size], { generator: g })).to(device);
-    const vk = await (await rand([n, 3, size, size], { generator: g })).to(device);
-    const kernel = `${method} step${precision === 'fp32' ? '' : ` (${precision})`}`;
-    // Ours as a contender: warmed up once here, then `count` timed steps per turn.
-    const contender = async (name: string, model: TrainerModel, warmup: number) => {
-      await sample(() => model.stepViews([vq, vk], 0.03), { warmup, minIters: 0, maxIters: 0, minMs: 0, device });
-      return { name, model, run: (count: number) => sample(() => model.stepViews([vq, vk], 0.03), { warmup: 0, minIters: count, maxIters: count, minMs: 0, device }) };
-    };
-    const ours = [await contender('ours', await create(false), 1)];
-    // On CUDA the same step captured in a CUDA graph, beside ours eager (the ratio is the
-    // graph's gain); warm-up covers its eager steps and the capture. (fp16's loss scale reads
-    // the device to skip a step, so it does not capture.)
-    if (device === ('cuda' as string) && precision !== 'fp16') ours.push(await contender('ours (cudaGraph)', await create(true), 5));
-    const tunedName = tuned.name ? ` + ${tuned.name}` : '';
-    // torch.compile (Inductor) runs on both devices here (CPU: it compiles C++ with the system
-    // g++); its compile time falls in the peer's warm-up steps and is not timed.
-    const specs: Array<[string, string[], Record<string, string>]> = precision === 'fp32'
-      ? [['PyTorch eager', [], {}], [`PyTorch${tunedName}`, [], tuned.env], [`PyTorch${tunedName} + channels_last`, ['channels_last'], tuned.env],
-          [`PyTorch${tunedName} + channels_last + torch.compile`, ['channels_last', 'compile'], tuned.env]]
-      : precision === 'bf16'
-        ? [[`PyTorch${tunedName} + channels_last + bf16 autocast`, ['channels_last', 'bf16'], tuned.env],
-            [`PyTorch${tunedName} + channels_last + bf16 autocast + torch.compile`, ['channels_last', 'bf16', 'compile'], tuned.env]]
-        : [['PyTorch + channels_last + fp16 autocast + GradScaler', ['channels_last', 'fp16'], {}]];
+  const g = new Generator(0);
+  const vq = await (await rand([n, 3, size, size], { generator: g })).to(device);
+  const vk = await (await rand([n, 3, size, size], { generator: g })).to(device);
+  for (const group of onCuda ? [cudaGroup(method)] : cpuGroups(method)) {
+    const models: TrainerModel[] = [];
     const peers: Array<{ name: string; process: PeerProcess }> = [];
+    const failed = new Map<string, string>();
     try {
-      for (const [name, flags, env] of specs) peers.push({ name, process: await PeerProcess.start(peerScript, [...peerArgs, ...flags], env) });
-      const timings = await interleave(
-        [...ours, ...peers.map((p) => ({ name: p.name, run: (count: number) => p.process.run(count) }))], rounds, iters);
-      if (ours.length > 1) rows.push({ kernel: `${kernel} (cudaGraph)`, shape, ours: timings.get('ours (cudaGraph)')!, peer: { name: 'ours eager', timing: timings.get('ours')! } });
-      for (const p of peers) rows.push({ kernel, shape, ours: timings.get('ours')!, peer: { name: p.name, timing: timings.get(p.name)! } });
+      // Ours, each warmed up here (cudaGraph: its eager warm-up steps and the capture), then
+      // `count` timed steps per turn. A variant that fails is reported and left out, so one
+      // broken path does not cost the others' numbers.
+      const contenders: Array<{ name: string; run: (count: number) => Promise<number[]> }> = [];
+      for (const spec of group.ours) {
+        try {
+          const model = await TrainerModel.create(
+            resolveConfig({ method, width, moco: { queueSize }, batchSize: n, device, precision: spec.precision, cudaGraph: spec.cudaGraph }),
+            { viewSize: size, datasetSize: n });
+          models.push(model);
+          const step = () => model.stepViews([vq, vk], 0.03);
+          await sample(step, { warmup: spec.cudaGraph ? 5 : 2, minIters: 0, maxIters: 0, minMs: 0, device });
+          contenders.push({ name: spec.name, run: (count) => sample(step, { warmup: 0, minIters: count, maxIters: count, minMs: 0, device }) });
+        } catch (e) {
+          failed.set(spec.name, (e as Error).message);
+        }
+      }
+      // The peers start side by side (each imports torch and warms up; torch.compile compiles).
+      const started = await Promise.allSettled(group.peers.map((p) => PeerProcess.start(peerScript, [...peerArgs, ...p.flags], p.env)));
+      started.forEach((s, i) => {
+        if (s.status === 'fulfilled') peers.push({ name: group.peers[i].name, process: s.value });
+        else failed.set(group.peers[i].name, String(s.reason?.message ?? s.reason));
+      });
+      for (const p of peers) contenders.push({ name: p.name, run: (count) => p.process.run(count) });
+      // A contender that throws in its turn is reported and sits out the remaining turns.
+      const guarded = contenders.map((c) => ({
+        name: c.name,
+        run: async (count: number) => {
+          if (failed.has(c.name)) return [];
+          try {
+            return await c.run(count);
+          } catch (e) {
+            failed.set(c.name, (e as Error).message);
+            return [];
+          }
+        },
+      }));
+      const timings = await interleave(guarded, rounds, iters);
+      for (const [kernel, a, b] of group.rows) {
+        const ours = failed.has(a) ? undefined : timings.get(a), peer = failed.has(b) ? undefined : timings.get(b);
+        // Both ran (a failure is reported below; a peer left out by no-compile has no row).
+        if (ours && peer) rows.push({ kernel, shape, ours, peer: { name: b.startsWith('ours') ? `${b} (same run)` : b, timing: peer } });
+      }
+      for (const [name, why] of failed) console.log(`${method}: ${name} FAILED: ${why.split('\n').slice(0, 6).join(' | ')}`);
     } finally {
       for (const p of peers) await p.process.close();
-      for (const o of ours) o.model.dispose();
+      for (const m of models) m.dispose();
     }
   }
 }
