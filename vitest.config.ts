@@ -7,6 +7,8 @@ export default defineConfig({
     pool: 'forks',
     // --expose-gc: the lifetime tests check that collected handles free their tensors.
     execArgv: ['--expose-gc'],
+    // HEXA_TEST_TRACE=1: every test's start and end on stderr, synchronously (scripts/gpu/check.sh).
+    setupFiles: process.env.HEXA_TEST_TRACE ? ['test/support/trace.ts'] : [],
     // Two cores: one test file at a time keeps LibTorch's own threads from fighting.
     fileParallelism: false,
     testTimeout: 120_000,

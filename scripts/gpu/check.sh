@@ -5,14 +5,19 @@
 # tries together, so every phase has its own time limit (the whole script stays near 6
 # minutes) and writes its log under $OUT as it goes: what ran before a kill still comes back.
 #   run: bash scripts/gpu/check.sh      carry: .devcarry dist      timeout_s: 480
+#   (CHECK_PARTS=tests bash scripts/gpu/check.sh: build and tests only)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/gpu/setup.sh
 T0=$(date +%s)
 stamp() { echo "[gpu +$(($(date +%s) - T0))s] $*"; }
-# The files with CUDA tests (their CPU tests run in CI); on 16 cores they run side by side.
-TESTS="test/train/cuda-graph.test.ts test/train/precision.test.ts test/train/moco-step.test.ts test/train/dcluster-step.test.ts
-  test/kernels test/augment.test.ts test/eval/knn.test.ts test/tensor.test.ts test/train/config.test.ts"
+# The files with CUDA tests (their CPU tests run in CI): only the tests that need a GPU (-t),
+# each trainer file in its own process (a native crash in one leaves the others' results) and
+# the rest in one more, all side by side; HEXA_TEST_TRACE names the test a dead worker was in.
+TRAIN_TESTS="cuda-graph precision moco-step dcluster-step"
+OTHER_TESTS="test/kernels test/augment.test.ts test/eval/knn.test.ts test/tensor.test.ts test/train/config.test.ts"
+# CHECK_PARTS: which parts run after the build (a rerun can skip the benchmarks).
+PARTS=${CHECK_PARTS:-"tests bench"}
 TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout runs programs
 {
   stamp "machine"
@@ -29,21 +34,35 @@ TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout r
   tail -2 "$OUT/build.log"
   stamp "linkage"
   node scripts/check-linkage.mjs --variant cuda 2>&1 | tail -4
-  stamp "tests"
-  # --no-color: the log is read as text; the JSON report (.vitest-report.json) lists every test.
-  timeout -k 5 150 node node_modules/vitest/vitest.mjs run --no-color --fileParallelism --maxWorkers=8 $TESTS > "$OUT/tests.log" 2>&1
-  echo "vitest exit $?"
-  pkill -9 -f node_modules/vitest 2>/dev/null  # a hung fork must not hold the GPU during the benchmarks
-  cp .vitest-report.json "$OUT/vitest-report.json" 2>/dev/null
-  grep -E "✗|×|FAIL|Test Files|Tests |relative error|cudaGraph|worst" "$OUT/tests.log" | cut -c1-220 | head -60
-  stamp "kernel benchmarks"
-  timeout 100 $TSX benchmarks/kernels/hard-views.ts cuda > "$OUT/bench-kernels.log" 2>&1
-  echo "hard-views exit $?"
-  stamp "step benchmark"
-  # one round (a GPU drifts less than the 2-core VM); no torch.compile peers (minutes of compile)
-  timeout 150 $TSX benchmarks/train/step.ts 256 64 10 cuda 1 no-compile > "$OUT/bench-step.log" 2>&1
-  echo "step exit $?"
+  if [[ $PARTS == *tests* ]]; then
+    stamp "tests"
+    VITEST="node node_modules/vitest/vitest.mjs run --no-color -t needs.a.GPU"
+    pids=()
+    for f in $TRAIN_TESTS; do
+      HEXA_TEST_TRACE=1 timeout -k 5 150 $VITEST test/train/$f.test.ts > "$OUT/test-$f.log" 2>&1 & pids+=($!)
+    done
+    HEXA_TEST_TRACE=1 timeout -k 5 150 $VITEST --fileParallelism --maxWorkers=6 $OTHER_TESTS > "$OUT/test-others.log" 2>&1 & pids+=($!)
+    for p in "${pids[@]}"; do wait "$p"; done
+    pkill -9 -f node_modules/vitest 2>/dev/null  # a hung fork must not hold the GPU during the benchmarks
+    for f in $TRAIN_TESTS others; do
+      echo "-- $f: $(grep -E "^ +Tests " "$OUT/test-$f.log" | tr -s ' ')"
+      grep -E "✗|×|FAIL|AssertionError|Error:|losses ours|relative error|worst|double free|corruption|Segmentation|terminate|Aborted|exited unexpectedly" "$OUT/test-$f.log" \
+        | grep -v "vitest-pool" | cut -c1-260 | head -40
+      grep -F "[trace]" "$OUT/test-$f.log" | tail -2  # after a native crash: the test it was in
+    done
+  fi
+  if [[ $PARTS == *bench* ]]; then
+    stamp "kernel benchmarks"
+    timeout 100 $TSX benchmarks/kernels/hard-views.ts cuda > "$OUT/bench-kernels.log" 2>&1
+    echo "hard-views exit $?"
+    stamp "step benchmark"
+    # one round (a GPU drifts less than the 2-core VM); no torch.compile peers (minutes of compile)
+    timeout 150 $TSX benchmarks/train/step.ts 256 64 10 cuda 1 no-compile > "$OUT/bench-step.log" 2>&1
+    echo "step exit $?"
+  fi
   stamp "done"
-  grep -E "^\||^#|^[a-z].*\||copy bandwidth|FAILED" "$OUT/bench-kernels.log" | cut -c1-170
-  grep -vE "^\s*$" "$OUT/bench-step.log" | cut -c1-170
+  if [[ $PARTS == *bench* ]]; then
+    grep -E "^\||^#|^[a-z].*\||copy bandwidth|FAILED" "$OUT/bench-kernels.log" | cut -c1-170
+    grep -vE "^\s*$" "$OUT/bench-step.log" | cut -c1-170
+  fi
 } 2>&1 | tee "$OUT/check.log"

@@ -3,7 +3,7 @@
 // tie rule, empty clusters, a 10-iteration k-means loop, and argument errors.
 import { describe, expect, it } from 'vitest';
 import { cuda, type Device, type DType, Generator, kernels, type Tensor, tensor } from '../../lib/index.js';
-import { maxRelError, torchReference } from '../support/torch-reference.js';
+import { torchReference } from '../support/torch-reference.js';
 import { refOf, hasNaN, normwiseError, poisonedOn, tolerance, unitRows } from '../support/kernel-checks.js';
 
 const SHAPES: Array<[number, number, number]> = [
@@ -77,6 +77,17 @@ async function tieRule(device: Device): Promise<void> {
   }
 }
 
+// max over rows j of ‖a_j − b_j‖₂ for row-major [*, c] data.
+function worstRowError(a: ArrayLike<number>, b: ArrayLike<number>, c: number): number {
+  let worst = 0;
+  for (let j = 0; j * c < b.length; j++) {
+    let sq = 0;
+    for (let d = j * c; d < (j + 1) * c; d++) sq += (Number(a[d]) - Number(b[d])) ** 2;
+    worst = Math.max(worst, Math.sqrt(sq));
+  }
+  return Number.isNaN(worst) ? Infinity : worst;
+}
+
 async function updateVsTorch(dtype: DType, device: Device): Promise<void> {
   const gen = new Generator(11);
   for (const [n, c, k] of [[1, 3, 1], [1, 4, 3], [50, 9, 7], [4000, 33, 129]] as Array<[number, number, number]>) {
@@ -104,7 +115,10 @@ out['counts'] = counts.double()
     expect(r.centroids).toBe(out);
     const cen = await r.centroids.data();
     expect(hasNaN(cen)).toBe(false);
-    expect(maxRelError(cen, ref.centroids.data, 1e-3), `[${n},${c},${k}] centroids`).toBeLessThan(tolerance(dtype));
+    // Centroids are unit rows: the worst row's ‖ours − ref‖₂ is its relative error. (Element by
+    // element, a component that cancels to ~1e-3 carries the rounding of its ~30-term float32
+    // sum relative to itself: on CUDA, atomic adds in any order, 3.7e-5 was seen on an H200.)
+    expect(worstRowError(cen, ref.centroids.data, c), `[${n},${c},${k}] centroids`).toBeLessThan(tolerance(dtype));
     expect(Array.from((await r.counts.data()) as BigInt64Array, Number)).toEqual(Array.from(ref.counts.data));
     const prev = await previous.data();
     const counts = Array.from((await r.counts.data()) as BigInt64Array, Number);
@@ -122,7 +136,7 @@ out['counts'] = counts.double()
     const inPlace = await previous.clone();
     await kernels.kmeansUpdateCentroids(x, assignment, k, { previous: inPlace, out: inPlace });
     if (device === 'cpu') expect(Array.from(await inPlace.data())).toEqual(Array.from(cen));
-    else expect(maxRelError(await inPlace.data(), cen, 1e-3)).toBeLessThan(tolerance(dtype));
+    else expect(worstRowError(await inPlace.data(), cen, c)).toBeLessThan(tolerance(dtype));
   }
 }
 

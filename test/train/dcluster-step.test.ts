@@ -75,10 +75,15 @@ async function compare(method: 'hexa-dcluster' | 'dcluster', optimizer: 'sgd' | 
     optimizer === 'lars' ? 1 : 0, eta, a ? 1 : 0, a?.eps ?? 0, a?.stepSize ?? 0, a?.steps ?? 0, a?.weight ?? 0, c ? 1 : 0, c?.weight ?? 0];
   inputs.cfg = { data: new Float64Array(cfg), shape: [cfg.length] };
   const ref = torchReference(reference, inputs);
+  // Printed before the check: where ours and the reference part is what a failure needs.
+  const round = (xs: ArrayLike<number>) => Array.from(xs, (v) => +Number(v).toFixed(5));
+  const final = await model.state();
+  const assigned = final.assignments.device === 'cpu' ? final.assignments : await final.assignments.to('cpu');
+  console.log(`${method} + ${optimizer} (${device}): losses ours ${JSON.stringify(round(ours.flat()))}, reference ${JSON.stringify(round(ref.losses.data))}; ` +
+    `assignments ours ${JSON.stringify(Array.from(await assigned.data(), Number))}, reference ${JSON.stringify(Array.from(ref.assignments.data))}`);
   expect(maxRelError(ours.flat(), ref.losses.data, 1e-3)).toBeLessThan(1e-4);
   if (method === 'dcluster') expect(ours.every(([, , adv, mix]) => adv === 0 && mix === 0)).toBe(true);
   else expect(ours.every(([, , adv, mix]) => adv > 0 && mix > 0)).toBe(true);
-  const final = await model.state();
   let worst = 0, worstName = '';
   for (const [name, r] of Object.entries(ref)) {
     if (name === 'losses') continue;

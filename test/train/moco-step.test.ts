@@ -51,7 +51,9 @@ async function compare(method: 'hexa-moco' | 'moco', device: 'cpu' | 'cuda' = 'c
   inputs.cfg = { data: new Float64Array(cfg), shape: [cfg.length] };
   const ref = torchReference(reference, inputs);
   const final = await model.state();
-  // Losses of both steps.
+  // Losses of both steps (printed first: where ours and the reference part is what a failure needs).
+  const round = (xs: ArrayLike<number>) => Array.from(xs, (v) => +Number(v).toFixed(5));
+  console.log(`${method} (${device}): losses ours ${JSON.stringify(round(hexaLosses.flat()))}, reference ${JSON.stringify(round(ref.losses.data))}`);
   expect(maxRelError(hexaLosses.flat(), ref.losses.data, 1e-3)).toBeLessThan(1e-4);
   if (method === 'moco') expect(hexaLosses.every(([, , adv, mix]) => adv === 0 && mix === 0)).toBe(true);
   // Every updated parameter and buffer of both encoders, the queue and its pointer: the
