@@ -14,6 +14,7 @@
 #include "binding/tensor_ops.h"
 #include "binding/trainer_ops.h"
 #include "runtime/cpu_caching_allocator.h"
+#include "runtime/crash_trace.h"
 
 namespace hexa::binding {
 namespace {
@@ -31,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(data);
   data->compute = std::make_unique<ComputeQueue>(env);
   runtime::InstallCpuCachingAllocator();
+  runtime::InstallCrashTraceIfRequested();
   Napi::Function tensorCtor = TensorHandle::Define(env);
   Napi::Function generatorCtor = GeneratorHandle::Define(env);
   data->tensorCtor = Napi::Persistent(tensorCtor);

@@ -14,10 +14,25 @@ stamp() { echo "[gpu +$(($(date +%s) - T0))s] $*"; }
 # The files with CUDA tests (their CPU tests run in CI): only the tests that need a GPU (-t),
 # each trainer file in its own process (a native crash in one leaves the others' results) and
 # the rest in one more, all side by side; HEXA_TEST_TRACE names the test a dead worker was in.
-TRAIN_TESTS="cuda-graph precision moco-step dcluster-step"
-OTHER_TESTS="test/kernels test/augment.test.ts test/eval/knn.test.ts test/tensor.test.ts test/train/config.test.ts"
-# CHECK_PARTS: which parts run after the build (a rerun can skip the benchmarks).
+TRAIN_TESTS=${CHECK_TRAIN_TESTS-"cuda-graph precision moco-step dcluster-step"}
+OTHER_TESTS=${CHECK_OTHER_TESTS-"test/kernels test/augment.test.ts test/eval/knn.test.ts test/tensor.test.ts test/train/config.test.ts"}
+# CHECK_PARTS: which parts run after the build (a rerun can skip the benchmarks); `diagnose`
+# runs scripts/gpu/diagnose.ts (CUDA graph vs uncaptured, DeepCluster CUDA vs CPU, per step).
 PARTS=${CHECK_PARTS:-"tests bench"}
+# A native crash prints its call stack (native/runtime/crash_trace.h); symbolize() names the
+# addon's own frames (hidden symbols: object+offset) with addr2line where the machine has it.
+export HEXA_TORCH_CRASH_TRACE=1
+NODE_BIN=variants/cuda/build/Release/hexa_torch.node
+symbolize() {
+  grep -q "crash trace" "$1" || return 0
+  grep -A40 "crash trace\] fatal" "$1" | { command -v c++filt >/dev/null && c++filt || cat; } | cut -c1-200 | head -45
+  if command -v addr2line >/dev/null; then
+    grep -oE "hexa_torch\.node\(\+0x[0-9a-f]+\)" "$1" | sed -E 's/.*\(\+(0x[0-9a-f]+)\)/\1/' | head -30 |
+      while read -r a; do echo "  $a $(addr2line -f -C -e "$NODE_BIN" "$a" | head -1)"; done
+  else
+    echo "(no addr2line here: the binary is in \$OUT)"; cp "$NODE_BIN" "$OUT/" 2>/dev/null
+  fi
+}
 TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout runs programs
 {
   stamp "machine"
@@ -41,15 +56,23 @@ TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout r
     for f in $TRAIN_TESTS; do
       HEXA_TEST_TRACE=1 timeout -k 5 150 $VITEST test/train/$f.test.ts > "$OUT/test-$f.log" 2>&1 & pids+=($!)
     done
-    HEXA_TEST_TRACE=1 timeout -k 5 150 $VITEST --fileParallelism --maxWorkers=6 $OTHER_TESTS > "$OUT/test-others.log" 2>&1 & pids+=($!)
+    [ -n "$OTHER_TESTS" ] && { HEXA_TEST_TRACE=1 timeout -k 5 150 $VITEST --fileParallelism --maxWorkers=6 $OTHER_TESTS > "$OUT/test-others.log" 2>&1 & pids+=($!); }
     for p in "${pids[@]}"; do wait "$p"; done
     pkill -9 -f node_modules/vitest 2>/dev/null  # a hung fork must not hold the GPU during the benchmarks
-    for f in $TRAIN_TESTS others; do
+    for f in $TRAIN_TESTS ${OTHER_TESTS:+others}; do
       echo "-- $f: $(grep -E "^ +Tests " "$OUT/test-$f.log" | tr -s ' ')"
       grep -E "✗|×|FAIL|AssertionError|Error:|losses ours|relative error|worst|double free|corruption|Segmentation|terminate|Aborted|exited unexpectedly" "$OUT/test-$f.log" \
         | grep -v "vitest-pool" | cut -c1-260 | head -40
       grep -F "[trace]" "$OUT/test-$f.log" | tail -2  # after a native crash: the test it was in
+      symbolize "$OUT/test-$f.log"
     done
+  fi
+  if [[ $PARTS == *diagnose* ]]; then
+    stamp "diagnose"
+    timeout 120 node --import tsx scripts/gpu/diagnose.ts all cuda > "$OUT/diagnose.log" 2>&1
+    echo "diagnose exit $?"
+    cut -c1-200 "$OUT/diagnose.log" | head -120
+    symbolize "$OUT/diagnose.log"
   fi
   if [[ $PARTS == *bench* ]]; then
     stamp "kernel benchmarks"
