@@ -1,5 +1,7 @@
 #include "train/cuda_graph_step.h"
 
+#include <optional>
+
 #ifdef HEXA_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
@@ -14,6 +16,11 @@ struct StepGraph::Impl {
   int eagerSteps = 0;  // run under `key` without a graph
 #ifdef HEXA_WITH_CUDA
   std::unique_ptr<at::cuda::CUDAGraph> graph;
+  // The one side stream of this trainer's warm-ups and captures, taken at the first step and
+  // kept (also across reset()). cuBLAS keeps a workspace per (handle, stream), made on first
+  // use: with the warm-up on the capture's own stream it exists before the capture, never
+  // inside a graph's private pool that a later reset() gives back while the workspace is cached.
+  std::optional<at::cuda::CUDAStream> side;
 #endif
 };
 
@@ -21,7 +28,13 @@ StepGraph::StepGraph() : impl_(std::make_unique<Impl>()) {}
 StepGraph::~StepGraph() = default;
 
 void StepGraph::reset() {
+#ifdef HEXA_WITH_CUDA
+  const auto side = impl_->side;
   *impl_ = Impl();
+  impl_->side = side;
+#else
+  *impl_ = Impl();
+#endif
   replayed_ = false;
 }
 
@@ -43,7 +56,9 @@ void StepGraph::run(const std::string& key, at::Device device, const std::functi
   }
   // Capture must not run on the legacy default stream; warm-up runs on the same side stream
   // so that what it allocates is cached for that stream, as the capture will ask for.
-  const at::cuda::CUDAStream side = at::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+  if (!impl_->side || impl_->side->device() != device)
+    impl_->side = at::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+  const at::cuda::CUDAStream side = *impl_->side;
   at::cuda::CUDAEvent staged;
   staged.record(current);
   staged.block(side);  // the side stream sees this step's staged inputs

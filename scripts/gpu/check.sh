@@ -73,6 +73,13 @@ TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout r
     echo "diagnose exit $?"
     cut -c1-200 "$OUT/diagnose.log" | head -120
     symbolize "$OUT/diagnose.log"
+    # The CPU bfloat16 step (a worker died in LibTorch's CPU convolution backward there), and
+    # the same shape of step in plain PyTorch: does that torch build abort without us?
+    HEXA_TEST_TRACE=1 timeout 90 node node_modules/vitest/vitest.mjs run --no-color -t "on cpu.*bf16" test/train/precision.test.ts > "$OUT/test-cpu-bf16.log" 2>&1
+    echo "-- cpu bf16 test: exit $? $(grep -E "^ +Tests " "$OUT/test-cpu-bf16.log" | tr -s ' ')"
+    grep -F "[trace]" "$OUT/test-cpu-bf16.log" | tail -2
+    symbolize "$OUT/test-cpu-bf16.log"
+    timeout 60 python3 scripts/gpu/bf16_cpu_repro.py 2>&1 | tail -4; echo "python repro exit ${PIPESTATUS[0]}"
   fi
   if [[ $PARTS == *bench* ]]; then
     stamp "kernel benchmarks"

@@ -3,7 +3,7 @@
 //  graph:    MoCo-v2 and HEXA_MoCo, the CUDA-graph trainer and the uncaptured static one on the
 //            same 12 steps: metrics per step side by side, the first step where they part, the
 //            worst tensors at the end.
-//  dcluster: HEXA_DCluster on the CPU and on CUDA, the same injected inputs, state after the
+//  dcluster: DeepCluster-v2 (with and without small crops) and HEXA_DCluster on the CPU and on CUDA, the same injected inputs, state after the
 //            bank pass, after k-means and after step 0: the worst tensors CUDA vs CPU each time.
 //   node --import tsx scripts/gpu/diagnose.ts [graph|dcluster|all] [device=cuda]
 import { cuda, Generator, rand, tensor, type Tensor } from '../../lib/index.js';
@@ -58,37 +58,41 @@ async function graph(method: 'moco' | 'hexa-moco') {
   console.log(`worst tensors graph vs static after 12 steps:\n${worst(await flat(runs.graph.model), await flat(runs.static.model))}`);
 }
 
-async function dcluster() {
+async function dcluster(method: 'dcluster' | 'hexa-dcluster', smallCrops: number) {
   const nData = 8, n = 4, size = 16, small = 8;
+  const hexa = method === 'hexa-dcluster';
+  console.log(`== ${method}, ${smallCrops} small crops; TF32 ${JSON.stringify(cuda.allowTF32())}`);
   const make = (dev: 'cpu' | 'cuda') => TrainerModel.create(resolveConfig({
-    method: 'hexa-dcluster', device: dev, width: 4, outDim: 16, seed: 4, channelsLast: false, weightDecay: 5e-4, optimizer: 'sgd',
-    dcluster: { prototypes: [3, 2], headHidden: 12, smallCrops: 1, kmeansIterations: 10 },
+    method, device: dev, width: 4, outDim: 16, seed: 4, channelsLast: false, weightDecay: 5e-4, optimizer: 'sgd',
+    dcluster: { prototypes: [3, 2], headHidden: 12, smallCrops, kmeansIterations: 10 },
     adversarial: { eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, weight: 0.7 }, cutmix: { alpha: 1, weight: 0.6 },
   }), { viewSize: size, datasetSize: nData });
   const cpu = await make('cpu'), gpu = await make(device);
-  console.log(`== dcluster: initial weights, cuda vs cpu\n${worst(await flat(gpu), await flat(cpu), 3)}`);
+  console.log(`initial weights, cuda vs cpu\n${worst(await flat(gpu), await flat(cpu), 2)}`);
   const g = new Generator(11);
   for (const order of [[5, 1, 7, 3], [0, 2, 4, 6]]) {
     const v = [await rand([n, 3, size, size], { generator: g }), await rand([n, 3, size, size], { generator: g })];
     await cpu.observeViews(v, long(order));
     await gpu.observeViews(await Promise.all(v.map((t) => t.to(device))), long(order));
   }
-  console.log(`after the bank pass:\n${worst(await flat(gpu), await flat(cpu), 4)}`);
+  console.log(`after the bank pass:\n${worst(await flat(gpu), await flat(cpu), 2)}`);
   const bank = Array.from(await (await flat(cpu)).get('bank')!);
   const seeds = [[0, 3, 6], [1, 5]];
   const init = seeds.map((rows, h) => tensor(Float32Array.from(rows.flatMap((r) => bank.slice(((h % 2) * nData + r) * 16, ((h % 2) * nData + r + 1) * 16))), [rows.length, 16]));
   await cpu.beginEpoch(0, { initialCentroids: init });
   await gpu.beginEpoch(0, { initialCentroids: await Promise.all(init.map((t) => t.to(device))) });
-  console.log(`after k-means:\n${worst(await flat(gpu), await flat(cpu), 4)}`);
+  console.log(`after k-means:\n${worst(await flat(gpu), await flat(cpu), 2)}`);
   for (const [s, idx] of [[2, 7, 0, 5], [6, 1, 3, 4]].entries()) {
-    const views = [await rand([n, 3, size, size], { generator: g }), await rand([n, 3, size, size], { generator: g }), await rand([n, 3, small, small], { generator: g })];
+    const views = [await rand([n, 3, size, size], { generator: g }), await rand([n, 3, size, size], { generator: g })];
+    for (let c = 0; c < smallCrops; c++) views.push(await rand([n, 3, small, small], { generator: g }));
     const noise = await (await (await rand([n, 3, size, size], { generator: g })).mul(2 * (8 / 255))).sub(8 / 255);
     const perm = long(s === 0 ? [3, 0, 1, 2] : [1, 0, 3, 2]);
     const boxes = tensor(BigInt64Array.from([2, 3, 9, 12, 0, 0, 5, 16, 10, 10, 16, 16, 0, 0, 16, 16].map((v, i) => BigInt(s === 1 && i % 4 === 0 ? v >> 1 : v))), [n, 4]);
-    const a = await cpu.stepViews(views, 0.05, { indices: long(idx), pgdNoise: noise, perm, boxes });
-    const b = await gpu.stepViews(await Promise.all(views.map((t) => t.to(device))), 0.05, { indices: long(idx), pgdNoise: await noise.to(device), perm, boxes });
+    const a = await cpu.stepViews(views, 0.05, hexa ? { indices: long(idx), pgdNoise: noise, perm, boxes } : { indices: long(idx) });
+    const b = await gpu.stepViews(await Promise.all(views.map((t) => t.to(device))), 0.05,
+      hexa ? { indices: long(idx), pgdNoise: await noise.to(device), perm, boxes } : { indices: long(idx) });
     console.log(`step ${s}: cpu ${[a.lossClean, a.lossAdv, a.lossMix].map((x) => x.toFixed(6))} | cuda ${[b.lossClean, b.lossAdv, b.lossMix].map((x) => x.toFixed(6))}`);
-    console.log(`after step ${s}, cuda vs cpu:\n${worst(await flat(gpu), await flat(cpu))}`);
+    console.log(`after step ${s}, cuda vs cpu:\n${worst(await flat(gpu), await flat(cpu), 4)}`);
   }
 }
 
@@ -96,5 +100,11 @@ if (device === 'cuda' && !cuda.isAvailable()) throw new Error('diagnose.ts: no C
 const before = device === 'cuda' ? cuda.allowTF32() : undefined;
 if (device === 'cuda') cuda.setAllowTF32(false);
 if (what === 'graph' || what === 'all') for (const m of ['moco', 'hexa-moco'] as const) await graph(m);
-if (what === 'dcluster' || what === 'all') await dcluster();
+if (what === 'dcluster' || what === 'all') {
+  // Which term parts CUDA from the CPU: the clean multi-crop loss alone, without small crops,
+  // then with the hard views.
+  await dcluster('dcluster', 0);
+  await dcluster('dcluster', 1);
+  await dcluster('hexa-dcluster', 1);
+}
 if (before !== undefined) cuda.setAllowTF32(before);

@@ -79,7 +79,7 @@ describe('memory format and precision of the encoder', () => {
 
   // The same on CUDA (float32 reference without TF32), skipped without a GPU.
   for (const device of ['cpu', 'cuda'] as const) {
-    describe.skipIf(device === 'cuda' && !cuda.isAvailable())(`on ${device} (cuda skipped when no CUDA device: needs a GPU)`, () => {
+    describe.skipIf(device === 'cuda' && !cuda.isAvailable())(`on ${device}${device === 'cuda' ? ' (skipped when no CUDA device: needs a GPU)' : ''}`, () => {
       let tf32: boolean | undefined;
       beforeAll(() => {
         if (device === 'cuda') {
