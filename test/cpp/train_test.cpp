@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "harness/harness.h"
+#include "runtime/cpu_caching_allocator.h"
 #include "train/dcluster_trainer.h"
 #include "train/moco_trainer.h"
 #include "train/optimizer.h"
@@ -170,6 +171,33 @@ HEXA_TEST(trainer, moco_with_both_hard_views_steps_finite_and_resumes_to_the_sam
   corrupt = saved;
   corrupt["queue"] = at::zeros({8, 7});
   EXPECT_THROWS_WITH(resumed.loadState(corrupt), "checkpoint tensor 'queue' has shape [8, 7]");
+}
+
+// The CPU bfloat16 step as precision.test.ts runs it (HEXA_MoCo, channels-last activations
+// and filters, bf16 autocast, the caching CPU allocator installed as the addon does), several
+// steps. A Node test worker running this step aborted in free() inside LibTorch 2.11's CPU
+// convolution backward on an H200 machine's Xeon; under scripts/sanitize.sh this test is the
+// ASan/UBSan check that our side of that step (kernels, trainer, allocator) is clean.
+HEXA_TEST(trainer, moco_cpu_bfloat16_channels_last_steps_finite) {
+  runtime::InstallCpuCachingAllocator();
+  train::MocoOptions o;
+  o.encoder = TinyEncoder();
+  o.encoder.backbone.width = 8;
+  o.encoder.outDim = 16;
+  o.encoder.backbone.channelsLast = true;
+  o.encoder.backbone.computeDtype = at::kBFloat16;
+  o.queueSize = 64;
+  o.hardViews = BothHardViews();
+  o.hardViews.adversarial.steps = 2;
+  o.seed = 3;
+  train::MocoTrainer trainer(o);
+  for (uint64_t s = 0; s < 4; ++s) {
+    const std::vector<at::Tensor> views = {at::rand({8, 3, 16, 16}, Gen(10 + 2 * s), at::kFloat),
+                                           at::rand({8, 3, 16, 16}, Gen(11 + 2 * s), at::kFloat)};
+    const train::Metrics m = trainer.step({views}, 0.1);
+    EXPECT(AllFinite(m));
+    EXPECT(Metric(m, "lossAdv") > 0 && Metric(m, "lossMix") > 0);
+  }
 }
 
 HEXA_TEST(trainer, dcluster_with_both_hard_views_clusters_and_steps_finite) {

@@ -144,8 +144,10 @@ describe('cudaGraph is refused, by name, where it cannot run', () => {
     if (!cuda.isAvailable()) expect(() => resolveConfig({ device: 'auto', cudaGraph: true })).toThrow(/cudaGraph needs a CUDA device, but device 'auto' found no CUDA device/);
     expect(() => resolveConfig({ cudaGraph: 'yes' })).toThrow(/cudaGraph must be true or false, got 'yes'/);
     expect(() => resolveConfig({ device: 'cuda', cudaGraph: true, precision: 'fp16' })).toThrow(/cudaGraph does not run with precision 'fp16'/);
-    const c = config('hexa-moco', 'cuda', { cudaGraph: true });
-    expect(c.cudaGraph).toBe(true);
+    // Where it could run (CUDA, the MoCo family, not fp16) it is held back in this release: its
+    // CUDA test does not pass yet (docs/training.md).
+    expect(() => config('hexa-moco', 'cuda', { cudaGraph: true })).toThrow(/cudaGraph is held back in this release: on a GPU its captured step does not yet match the default step/);
+    const c = { ...config('hexa-moco', 'cuda'), cudaGraph: true };
     expect(() => checkCudaGraphWorld(c, 2)).toThrow(/cudaGraph runs in one process only, but this run has 2 ranks/);
     expect(() => checkCudaGraphWorld(c, 1)).not.toThrow();
     expect(config('hexa-moco', 'cpu').cudaGraph).toBe(false);
