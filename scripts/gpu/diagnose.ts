@@ -3,9 +3,12 @@
 //  graph:    MoCo-v2 and HEXA_MoCo, the CUDA-graph trainer and the uncaptured static one on the
 //            same 12 steps: metrics per step side by side, the first step where they part, the
 //            worst tensors at the end.
-//  dcluster: DeepCluster-v2 (with and without small crops) and HEXA_DCluster on the CPU and on CUDA, the same injected inputs, state after the
-//            bank pass, after k-means and after step 0: the worst tensors CUDA vs CPU each time.
-//   node --import tsx scripts/gpu/diagnose.ts [graph|dcluster|all] [device=cuda]
+//  dcluster: DeepCluster-v2 (with and without small crops) and HEXA_DCluster on the CPU and on
+//            CUDA, the same injected inputs, state after the bank pass, after k-means and after
+//            steps 0 and 1: the worst tensors CUDA vs CPU each time.
+//  paths:    MoCo-v2 and HEXA_MoCo on the CPU, on CUDA (default step) and on CUDA (static step):
+//            which CUDA path parts from the CPU, per step.
+//   node --import tsx scripts/gpu/diagnose.ts [paths|graph|dcluster|all] [device=cuda]
 import { cuda, Generator, rand, tensor, type Tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
@@ -58,6 +61,40 @@ async function graph(method: 'moco' | 'hexa-moco') {
   console.log(`worst tensors graph vs static after 12 steps:\n${worst(await flat(runs.graph.model), await flat(runs.static.model))}`);
 }
 
+// Which CUDA path parts from the CPU (the path checked against PyTorch): MoCo-v2 and HEXA_MoCo
+// (attack step 0) on the CPU, on CUDA with the default step and with the uncaptured static
+// step, the same 21 steps as test/train/cuda-graph.test.ts; per step each CUDA run's clean loss
+// relative to the CPU's, and the worst tensors at the end.
+async function paths(method: 'moco' | 'hexa-moco') {
+  const n = 6, size = 16;
+  const lrs = [0.05, 0.03, 0.04, 0.02];
+  const sched = [...Array(8).fill(1), ...Array(3).fill(0.5), ...Array(5).fill(0), ...Array(5).fill(1)].map((scale: number, i) => ({ lr: lrs[i % 4], scale }));
+  const run = async (dev: 'cpu' | 'cuda', extra: { staticStep?: boolean }) => {
+    const cfg = resolveConfig({
+      method, device: dev, width: 4, moco: { queueSize: 10, keyMomentum: 0.9 }, weightDecay: 5e-4, seed: 3,
+      adversarial: { eps: 8 / 255, stepSize: 0, steps: 2, randomStart: true, weight: 0.7 }, cutmix: { alpha: 1, weight: 0.6 },
+    });
+    const model = await TrainerModel.create(cfg, { viewSize: size, datasetSize: n }, undefined, extra);
+    const views = new Generator(99);
+    const clean: number[] = [];
+    for (const { lr, scale } of sched) {
+      const q = await rand([n, 3, size, size], { generator: views }), k = await rand([n, 3, size, size], { generator: views });
+      const on = async (t: Tensor) => (dev === 'cpu' ? t : t.to(dev));
+      clean.push((await model.stepViews([await on(q), await on(k)], lr, { hardViewScale: scale })).lossClean);
+    }
+    return { model, clean };
+  };
+  const cpu = await run('cpu', {});
+  console.log(`== paths ${method} (21 steps, attack step 0): clean loss relative to the CPU, per step`);
+  for (const [name, extra] of [['cuda default', {}], ['cuda static', { staticStep: true }]] as const) {
+    const r = await run(device as 'cuda', extra);
+    console.log(`${name}: ${r.clean.map((v, i) => (Math.abs(v - cpu.clean[i]) / Math.abs(cpu.clean[i])).toExponential(1)).join(' ')}`);
+    console.log(`${name} vs cpu, worst tensors after 21 steps:\n${worst(await flat(r.model), await flat(cpu.model), 3)}`);
+    r.model.dispose();
+  }
+  cpu.model.dispose();
+}
+
 async function dcluster(method: 'dcluster' | 'hexa-dcluster', smallCrops: number) {
   const nData = 8, n = 4, size = 16, small = 8;
   const hexa = method === 'hexa-dcluster';
@@ -99,6 +136,7 @@ async function dcluster(method: 'dcluster' | 'hexa-dcluster', smallCrops: number
 if (device === 'cuda' && !cuda.isAvailable()) throw new Error('diagnose.ts: no CUDA device');
 const before = device === 'cuda' ? cuda.allowTF32() : undefined;
 if (device === 'cuda') cuda.setAllowTF32(false);
+if (what === 'paths' || what === 'all') for (const m of ['moco', 'hexa-moco'] as const) await paths(m);
 if (what === 'graph' || what === 'all') for (const m of ['moco', 'hexa-moco'] as const) await graph(m);
 if (what === 'dcluster' || what === 'all') {
   // Which term parts CUDA from the CPU: the clean multi-crop loss alone, without small crops,
