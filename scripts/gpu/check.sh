@@ -2,10 +2,10 @@
 # First call on a lent GPU machine (README.md in this folder): build the CUDA variant against
 # the machine's Python PyTorch, check its linkage, run the test files that hold CUDA tests
 # (they run there instead of skipping) and the GPU benchmarks. A lease is ~15 minutes, all
-# tries together, so every phase has its own time limit (the whole script stays near 6
-# minutes) and writes its log under $OUT as it goes: what ran before a kill still comes back.
+# tries together, so every phase has its own time limit (a full run took 192 s on an H200)
+# and writes its log under $OUT as it goes: what ran before a kill still comes back.
 #   run: bash scripts/gpu/check.sh      carry: .devcarry dist      timeout_s: 480
-#   (CHECK_PARTS=tests bash scripts/gpu/check.sh: build and tests only)
+#   (CHECK_PARTS="tests diagnose" bash scripts/gpu/check.sh: build, tests, diagnostics: ~2 min)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/gpu/setup.sh
@@ -17,7 +17,8 @@ stamp() { echo "[gpu +$(($(date +%s) - T0))s] $*"; }
 TRAIN_TESTS=${CHECK_TRAIN_TESTS-"cuda-graph precision moco-step dcluster-step"}
 OTHER_TESTS=${CHECK_OTHER_TESTS-"test/kernels test/augment.test.ts test/eval/knn.test.ts test/tensor.test.ts test/train/config.test.ts"}
 # CHECK_PARTS: which parts run after the build (a rerun can skip the benchmarks); `diagnose`
-# runs scripts/gpu/diagnose.ts (CUDA graph vs uncaptured, DeepCluster CUDA vs CPU, per step).
+# runs scripts/gpu/diagnose.ts (each CUDA path vs the CPU, the CUDA graph vs uncaptured,
+# DeepCluster CUDA vs CPU, per step) and the CPU bf16 step alone and in plain PyTorch.
 PARTS=${CHECK_PARTS:-"tests bench"}
 # A native crash prints its call stack (native/runtime/crash_trace.h); symbolize() names the
 # addon's own frames (hidden symbols: object+offset) with addr2line where the machine has it.
