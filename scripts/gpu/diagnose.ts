@@ -65,13 +65,13 @@ async function graph(method: 'moco' | 'hexa-moco') {
 // (attack step 0) on the CPU, on CUDA with the default step and with the uncaptured static
 // step, the same 21 steps as test/train/cuda-graph.test.ts; per step each CUDA run's clean loss
 // relative to the CPU's, and the worst tensors at the end.
-async function paths(method: 'moco' | 'hexa-moco') {
+async function paths(method: 'moco' | 'hexa-moco', channelsLast = true) {
   const n = 6, size = 16;
   const lrs = [0.05, 0.03, 0.04, 0.02];
   const sched = [...Array(8).fill(1), ...Array(3).fill(0.5), ...Array(5).fill(0), ...Array(5).fill(1)].map((scale: number, i) => ({ lr: lrs[i % 4], scale }));
   const run = async (dev: 'cpu' | 'cuda', extra: { staticStep?: boolean }) => {
     const cfg = resolveConfig({
-      method, device: dev, width: 4, moco: { queueSize: 10, keyMomentum: 0.9 }, weightDecay: 5e-4, seed: 3,
+      method, device: dev, width: 4, moco: { queueSize: 10, keyMomentum: 0.9 }, weightDecay: 5e-4, seed: 3, channelsLast,
       adversarial: { eps: 8 / 255, stepSize: 0, steps: 2, randomStart: true, weight: 0.7 }, cutmix: { alpha: 1, weight: 0.6 },
     });
     const model = await TrainerModel.create(cfg, { viewSize: size, datasetSize: n }, undefined, extra);
@@ -85,7 +85,7 @@ async function paths(method: 'moco' | 'hexa-moco') {
     return { model, clean };
   };
   const cpu = await run('cpu', {});
-  console.log(`== paths ${method} (21 steps, attack step 0): clean loss relative to the CPU, per step`);
+  console.log(`== paths ${method}, ${channelsLast ? 'channels-last' : 'NCHW'} (21 steps, attack step 0): clean loss relative to the CPU, per step`);
   for (const [name, extra] of [['cuda default', {}], ['cuda static', { staticStep: true }]] as const) {
     const r = await run(device as 'cuda', extra);
     console.log(`${name}: ${r.clean.map((v, i) => (Math.abs(v - cpu.clean[i]) / Math.abs(cpu.clean[i])).toExponential(1)).join(' ')}`);
@@ -95,12 +95,12 @@ async function paths(method: 'moco' | 'hexa-moco') {
   cpu.model.dispose();
 }
 
-async function dcluster(method: 'dcluster' | 'hexa-dcluster', smallCrops: number) {
+async function dcluster(method: 'dcluster' | 'hexa-dcluster', smallCrops: number, channelsLast = false) {
   const nData = 8, n = 4, size = 16, small = 8;
   const hexa = method === 'hexa-dcluster';
-  console.log(`== ${method}, ${smallCrops} small crops; TF32 ${JSON.stringify(cuda.allowTF32())}`);
+  console.log(`== ${method}, ${smallCrops} small crops, ${channelsLast ? 'channels-last' : 'NCHW'}; TF32 ${JSON.stringify(cuda.allowTF32())}`);
   const make = (dev: 'cpu' | 'cuda') => TrainerModel.create(resolveConfig({
-    method, device: dev, width: 4, outDim: 16, seed: 4, channelsLast: false, weightDecay: 5e-4, optimizer: 'sgd',
+    method, device: dev, width: 4, outDim: 16, seed: 4, channelsLast, weightDecay: 5e-4, optimizer: 'sgd',
     dcluster: { prototypes: [3, 2], headHidden: 12, smallCrops, kmeansIterations: 10 },
     adversarial: { eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, weight: 0.7 }, cutmix: { alpha: 1, weight: 0.6 },
   }), { viewSize: size, datasetSize: nData });
@@ -136,13 +136,30 @@ async function dcluster(method: 'dcluster' | 'hexa-dcluster', smallCrops: number
 if (device === 'cuda' && !cuda.isAvailable()) throw new Error('diagnose.ts: no CUDA device');
 const before = device === 'cuda' ? cuda.allowTF32() : undefined;
 if (device === 'cuda') cuda.setAllowTF32(false);
-if (what === 'paths' || what === 'all') for (const m of ['moco', 'hexa-moco'] as const) await paths(m);
-if (what === 'graph' || what === 'all') for (const m of ['moco', 'hexa-moco'] as const) await graph(m);
-if (what === 'dcluster' || what === 'all') {
-  // Which term parts CUDA from the CPU: the clean multi-crop loss alone, without small crops,
-  // then with the hard views.
+// Each part on its own: one that throws is reported and the others still run (a lease is short).
+const part = async (name: string, f: () => Promise<void>) => {
+  if (what !== name && what !== 'all') return;
+  try {
+    await f();
+  } catch (e) {
+    console.log(`== ${name} FAILED: ${(e as Error).message.split('\n')[0]}`);
+  }
+};
+// NCHW too: the CUDA runs that parted were NCHW (DeepCluster's test) or long; the MoCo CUDA
+// test that passes is channels-last and 2 steps.
+await part('paths', async () => {
+  for (const m of ['moco', 'hexa-moco'] as const) await paths(m);
+  await paths('moco', false);
+});
+await part('graph', async () => {
+  for (const m of ['moco', 'hexa-moco'] as const) await graph(m);
+});
+// Which term parts CUDA from the CPU: the clean multi-crop loss alone (NCHW and channels-last),
+// with small crops, then with the hard views.
+await part('dcluster', async () => {
   await dcluster('dcluster', 0);
+  await dcluster('dcluster', 0, true);
   await dcluster('dcluster', 1);
   await dcluster('hexa-dcluster', 1);
-}
+});
 if (before !== undefined) cuda.setAllowTF32(before);
