@@ -16,11 +16,24 @@ void WriteText(const char* text) {
   (void)ignored;
 }
 
+// Fixed names: strsignal() may take locale locks, which a handler must not.
+const char* SignalName(int signal) {
+  switch (signal) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGABRT: return "SIGABRT";
+    case SIGBUS: return "SIGBUS";
+    case SIGILL: return "SIGILL";
+    case SIGFPE: return "SIGFPE";
+    default: return "?";
+  }
+}
+
 void OnFatalSignal(int signal) {
-  // Only async-signal-safe calls here: write() and backtrace_symbols_fd() (backtrace() was
-  // called once at install, so its library is already loaded).
+  // write() only, and glibc's backtrace()/backtrace_symbols_fd(): not on POSIX's safe list, but
+  // made to be called from crash handlers once the unwinder is loaded (done at install). The
+  // process is dying anyway; what counts is that nothing here allocates or takes a lock.
   WriteText("\n[hexa-torch crash trace] fatal signal ");
-  WriteText(strsignal(signal));
+  WriteText(SignalName(signal));
   WriteText(", native call stack:\n");
   void* frames[64];
   const int count = backtrace(frames, 64);

@@ -1,8 +1,8 @@
 #include "train/cuda_graph_step.h"
 
+#ifdef HEXA_WITH_CUDA
 #include <optional>
 
-#ifdef HEXA_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -17,9 +17,10 @@ struct StepGraph::Impl {
 #ifdef HEXA_WITH_CUDA
   std::unique_ptr<at::cuda::CUDAGraph> graph;
   // The one side stream of this trainer's warm-ups and captures, taken at the first step and
-  // kept (also across reset()). cuBLAS keeps a workspace per (handle, stream), made on first
-  // use: with the warm-up on the capture's own stream it exists before the capture, never
-  // inside a graph's private pool that a later reset() gives back while the workspace is cached.
+  // kept (also across reset()): what the warm-up makes per stream (cuBLAS's workspace per handle
+  // and stream, cached blocks) then exists before the capture, on the stream that captures, as
+  // PyTorch's CUDA Graphs notes advise. (Tried against the H200's graph-vs-eager differences:
+  // it did not change them; kept as the documented practice.)
   std::optional<at::cuda::CUDAStream> side;
 #endif
 };
@@ -28,12 +29,10 @@ StepGraph::StepGraph() : impl_(std::make_unique<Impl>()) {}
 StepGraph::~StepGraph() = default;
 
 void StepGraph::reset() {
+  impl_->key.clear();
+  impl_->eagerSteps = 0;
 #ifdef HEXA_WITH_CUDA
-  const auto side = impl_->side;
-  *impl_ = Impl();
-  impl_->side = side;
-#else
-  *impl_ = Impl();
+  impl_->graph.reset();  // the side stream stays
 #endif
   replayed_ = false;
 }

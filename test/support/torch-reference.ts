@@ -93,6 +93,11 @@ export function torchReference(code: string, inputs: Record<string, RefArray>): 
   }
 }
 
+/** Values rounded to 5 decimals, for printing ours beside a reference before a check. */
+export function rounded(xs: ArrayLike<number>): number[] {
+  return Array.from(xs, (v) => +Number(v).toFixed(5));
+}
+
 /** max |a - b| / max(|b|, floor) over all elements, with `floor` guarding near-zero references. */
 export function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>, floor = 1e-6): number {
   if (actual.length !== expected.length) throw new RangeError(`length ${actual.length} != ${expected.length}`);

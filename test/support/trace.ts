@@ -1,6 +1,6 @@
-// Opt-in test trace (vitest --setupFiles=test/support/trace.ts): each test's start and end on
-// fd 2, written synchronously, so that a worker killed by a native abort still names the test
-// it was in (scripts/gpu/check.sh runs the CUDA test files this way).
+// Opt-in test trace (HEXA_TEST_TRACE=1: vitest.config.ts then loads this as a setup file): each
+// test's start and end on fd 2, written synchronously, so that a worker killed by a native abort
+// still names the test it was in (scripts/gpu/check.sh runs the CUDA test files this way).
 import fs from 'node:fs';
 import { afterEach, beforeEach } from 'vitest';
 

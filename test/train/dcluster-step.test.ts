@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { cuda, Generator, rand, tensor, Tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
-import { maxRelError, torchReference, type RefArray } from '../support/torch-reference.js';
+import { maxRelError, rounded, torchReference, type RefArray } from '../support/torch-reference.js';
 
 const referenceDir = path.join(__dirname, '..', 'reference');
 const reference = `import sys; sys.path.insert(0, ${JSON.stringify(referenceDir)})\n` + fs.readFileSync(path.join(referenceDir, 'dcluster_step.py'), 'utf8');
@@ -76,10 +76,9 @@ async function compare(method: 'hexa-dcluster' | 'dcluster', optimizer: 'sgd' | 
   inputs.cfg = { data: new Float64Array(cfg), shape: [cfg.length] };
   const ref = torchReference(reference, inputs);
   // Printed before the check: where ours and the reference part is what a failure needs.
-  const round = (xs: ArrayLike<number>) => Array.from(xs, (v) => +Number(v).toFixed(5));
   const final = await model.state();
   const assigned = final.assignments.device === 'cpu' ? final.assignments : await final.assignments.to('cpu');
-  console.log(`${method} + ${optimizer} (${device}): losses ours ${JSON.stringify(round(ours.flat()))}, reference ${JSON.stringify(round(ref.losses.data))}; ` +
+  console.log(`${method} + ${optimizer} (${device}): losses ours ${JSON.stringify(rounded(ours.flat()))}, reference ${JSON.stringify(rounded(ref.losses.data))}; ` +
     `assignments ours ${JSON.stringify(Array.from(await assigned.data(), Number))}, reference ${JSON.stringify(Array.from(ref.assignments.data))}`);
   expect(maxRelError(ours.flat(), ref.losses.data, 1e-3)).toBeLessThan(1e-4);
   if (method === 'dcluster') expect(ours.every(([, , adv, mix]) => adv === 0 && mix === 0)).toBe(true);

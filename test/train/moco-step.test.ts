@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { cuda, Generator, rand, tensor, Tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
-import { maxRelError, torchReference, type RefArray } from '../support/torch-reference.js';
+import { maxRelError, rounded, torchReference, type RefArray } from '../support/torch-reference.js';
 
 const referenceDir = path.join(__dirname, '..', 'reference');
 const reference = `import sys; sys.path.insert(0, ${JSON.stringify(referenceDir)})\n` + fs.readFileSync(path.join(referenceDir, 'moco_step.py'), 'utf8');
@@ -52,8 +52,7 @@ async function compare(method: 'hexa-moco' | 'moco', device: 'cpu' | 'cuda' = 'c
   const ref = torchReference(reference, inputs);
   const final = await model.state();
   // Losses of both steps (printed first: where ours and the reference part is what a failure needs).
-  const round = (xs: ArrayLike<number>) => Array.from(xs, (v) => +Number(v).toFixed(5));
-  console.log(`${method} (${device}): losses ours ${JSON.stringify(round(hexaLosses.flat()))}, reference ${JSON.stringify(round(ref.losses.data))}`);
+  console.log(`${method} (${device}): losses ours ${JSON.stringify(rounded(hexaLosses.flat()))}, reference ${JSON.stringify(rounded(ref.losses.data))}`);
   expect(maxRelError(hexaLosses.flat(), ref.losses.data, 1e-3)).toBeLessThan(1e-4);
   if (method === 'moco') expect(hexaLosses.every(([, , adv, mix]) => adv === 0 && mix === 0)).toBe(true);
   // Every updated parameter and buffer of both encoders, the queue and its pointer: the
