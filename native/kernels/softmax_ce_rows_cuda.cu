@@ -56,8 +56,16 @@ __global__ void SoftmaxCERowsKernel(T* __restrict__ logits, int64_t logits_strid
     // One read for the whole block (thread 0, through shared memory), checked, then used:
     // an out-of-range class marks the row (row_correct = 2, checked on the host) and leaves
     // it, never an out-of-bounds read and never a device assert that poisons the context.
+    // The target's logit is read here too, before the barrier: sweep 2 overwrites the row in
+    // place, and the thread that owns column `target` may be in another warp that reaches
+    // sweep 2 first (a read after the barrier would race with that write).
     __shared__ int64_t shared_target;
-    if (threadIdx.x == 0) shared_target = classes ? classes[i] : fixed_class;
+    __shared__ T shared_dot;
+    if (threadIdx.x == 0) {
+      const int64_t c = classes ? classes[i] : fixed_class;
+      shared_target = c;
+      if (c >= 0 && c < m) shared_dot = x[c];
+    }
     __syncthreads();
     target = shared_target;
     if (target < 0 || target >= m) {
@@ -68,7 +76,7 @@ __global__ void SoftmaxCERowsKernel(T* __restrict__ logits, int64_t logits_strid
       return;
     }
     mass = 1;
-    dot = x[target];
+    dot = shared_dot;
   }
 
   // Sweep 2: exp(z - max z) in place, and its sum.

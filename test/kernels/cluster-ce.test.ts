@@ -11,6 +11,9 @@ const CASES: Case[] = [
   { name: 'n1', n: 1, c: 3, k: 2, tau: 0.1 },
   { name: 'odd', n: 7, c: 13, k: 29, tau: 0.1 },
   { name: 'big', n: 64, c: 128, k: 3001, tau: 0.1 },
+  // 16 warps per row on CUDA: most targets are columns another warp owns (the target's logit
+  // must be read before that warp overwrites the row with its exponentials).
+  { name: 'wide', n: 256, c: 16, k: 8192, tau: 0.1 },
   { name: 'k1', n: 4, c: 5, k: 1, tau: 0.5 },
   { name: 'soft_cutmix', n: 9, c: 17, k: 11, tau: 0.1, soft: 'cutmix' },
   { name: 'soft_dense', n: 5, c: 6, k: 8, tau: 0.3, soft: 'dense' },
