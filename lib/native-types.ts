@@ -160,6 +160,8 @@ export interface NativeBinding {
   cudaSynchronize(): Promise<void>;
   allowTF32(): { matmul: boolean; cudnn: boolean };
   setAllowTF32(allow: boolean | { matmul?: boolean; cudnn?: boolean }): void;
+  cudnnDeterministic(): boolean;
+  setCudnnDeterministic(on: boolean): void;
 
   tensor(data: TypedArrayOf, shape: number[], dtype?: DType): H;
   zeros(shape: number[], options?: CreateOptions): Promise<H>;

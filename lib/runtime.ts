@@ -63,6 +63,14 @@ export const cuda = {
   allowTF32: (): { matmul: boolean; cudnn: boolean } => native().allowTF32(),
   /** Sets both TF32 switches, or the ones named (process-wide); false gives full float32 precision on the GPU. */
   setAllowTF32: (allow: boolean | { matmul?: boolean; cudnn?: boolean }): void => native().setAllowTF32(allow),
+  /**
+   * Whether cuDNN picks only algorithms that give the same bits on every run
+   * (torch.backends.cudnn.deterministic; LibTorch's default: off, since some backward
+   * convolutions add with atomics in whatever order the GPU schedules them).
+   */
+  cudnnDeterministic: (): boolean => native().cudnnDeterministic(),
+  /** Sets it (process-wide): for comparing GPU runs bit for bit, at some cost in speed. */
+  setCudnnDeterministic: (on: boolean): void => native().setCudnnDeterministic(on),
 };
 
 /**

@@ -39,6 +39,19 @@ it('setNumThreads validates and applies', () => {
   expect(() => setNumThreads('2' as never)).toThrow(TypeError);
 });
 
+it('the cuDNN determinism switch starts off (LibTorch default), sets, and validates', () => {
+  expect(cuda.cudnnDeterministic()).toBe(false);
+  try {
+    cuda.setCudnnDeterministic(true);
+    expect(cuda.cudnnDeterministic()).toBe(true);
+    expect(() => cuda.setCudnnDeterministic(1 as never)).toThrow(/cuda.setCudnnDeterministic: on must be a boolean, got 1/);
+    expect(cuda.cudnnDeterministic()).toBe(true);
+  } finally {
+    cuda.setCudnnDeterministic(false);
+  }
+  expect(cuda.cudnnDeterministic()).toBe(false);
+});
+
 it('TF32 switches start at LibTorch defaults (matmul off, cuDNN on), set together or one by one, and validate', () => {
   const before = cuda.allowTF32();
   expect(before).toEqual({ matmul: false, cudnn: true });

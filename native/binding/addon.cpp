@@ -59,6 +59,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<ProfilerStop>(env, exports, "profilerStop");
   Export<AllowTF32>(env, exports, "allowTF32");
   Export<SetAllowTF32>(env, exports, "setAllowTF32");
+  Export<CudnnDeterministic>(env, exports, "cudnnDeterministic");
+  Export<SetCudnnDeterministic>(env, exports, "setCudnnDeterministic");
 
   // tensors
   Export<FromTypedArray>(env, exports, "tensor");

@@ -130,6 +130,21 @@ Napi::Value SetAllowTF32(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cudnnDeterministic() and setCudnnDeterministic(on): whether cuDNN may only pick algorithms
+// that give the same bits on every run (torch.backends.cudnn.deterministic; LibTorch's default
+// off: some backward convolutions add with atomics, in whatever order the GPU schedules). For
+// comparing two GPU runs bit for bit; slower. No effect on the CPU.
+Napi::Value CudnnDeterministic(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::globalContext().deterministicCuDNN());
+}
+
+Napi::Value SetCudnnDeterministic(const Napi::CallbackInfo& info) {
+  Args a(info, "cuda.setCudnnDeterministic");
+  if (info.Length() < 1 || !info[0].IsBoolean()) a.typeError("on", "a boolean", a.at(0));
+  at::globalContext().setDeterministicCuDNN(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
 // manualSeed(n): seeds LibTorch's default generators (CPU and every CUDA device), as torch.manual_seed.
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   Args a(info, "manualSeed");

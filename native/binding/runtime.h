@@ -11,6 +11,8 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info);
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info);
 Napi::Value AllowTF32(const Napi::CallbackInfo& info);
 Napi::Value SetAllowTF32(const Napi::CallbackInfo& info);
+Napi::Value CudnnDeterministic(const Napi::CallbackInfo& info);
+Napi::Value SetCudnnDeterministic(const Napi::CallbackInfo& info);
 Napi::Value ManualSeed(const Napi::CallbackInfo& info);
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value LiveTensorCount(const Napi::CallbackInfo& info);
