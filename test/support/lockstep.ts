@@ -1,0 +1,111 @@
+// Two trainers compared one step at a time from the same state ("lockstep"): before each step
+// the reference loads the subject's whole state (weights, optimizer, queue or bank, generators),
+// then both take the same step. Used where two implementations round differently (a CUDA path
+// against the CPU, a captured graph against the default step): in the small networks of these
+// tests (4-16 images, width 4, BatchNorm everywhere) the step is not a continuous function of the
+// weights at float32 resolution. Measured on the CPU (docs/training.md, "Comparing runs"): a 1e-7
+// relative change of the weights before a HEXA_MoCo step of the CUDA graph test moves the state
+// after it by 0.14 at one step of 21 (by at most 5e-6 at the others); a 1e-6 change of the
+// initial weights moves HEXA_MoCo's state after two steps by 0.94, and the independent PyTorch
+// implementation (test/reference) moves with ours (within 1e-5 of ours at the changed point). So
+// runs compared over several steps part whenever their last bits differ, however right both are.
+import { expect } from 'vitest';
+import { cuda, type Tensor } from '../../lib/index.js';
+import type { Metrics, TrainerModel } from '../../lib/train/model.js';
+
+/** One step of a trainer; `on` puts a CPU tensor on that trainer's device. */
+export type LockStep = (model: TrainerModel, on: (t: Tensor) => Promise<Tensor>) => Promise<Metrics>;
+
+export interface Side {
+  model: TrainerModel;
+  device: 'cpu' | 'cuda';
+}
+
+export interface LockstepReport {
+  /** Per step: the worst tensor's ‖subject − reference‖ / max(‖reference‖, floor), its name. */
+  steps: Array<{ state: number; name: string; losses: number }>;
+  worstState: number;
+  worstLosses: number;
+  /** The subject's metrics of every step (cudaGraphReplay and the like). */
+  metrics: Metrics[];
+}
+
+const LOSSES = ['loss', 'lossClean', 'lossAdv', 'lossMix'] as const;
+
+async function values(model: TrainerModel): Promise<Map<string, { data: number[]; integer: boolean }>> {
+  const out = new Map<string, { data: number[]; integer: boolean }>();
+  for (const [k, t] of Object.entries(await model.state())) {
+    out.set(k, { data: Array.from(await t.data(), Number), integer: !['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype) });
+  }
+  return out;
+}
+
+/**
+ * The worst float tensor of `subject`'s state against `reference`'s, ‖s − r‖ / max(‖r‖, floor)
+ * with the norm floored at an RMS of `floorRms` (a Linear bias in front of a BatchNorm has an
+ * analytically zero gradient: its momentum buffer is rounding noise on both sides). Integer
+ * tensors (generator states, queue pointer, assignments) must be equal.
+ */
+export async function compareStates(subject: TrainerModel, reference: TrainerModel, floorRms = 1e-2): Promise<{ worst: number; name: string }> {
+  const [a, b] = [await values(subject), await values(reference)];
+  let worst = 0, name = '';
+  for (const [k, ref] of b) {
+    const ours = a.get(k);
+    expect(ours, k).toBeDefined();
+    if (ref.integer) {
+      expect(ours!.data, k).toEqual(ref.data);
+      continue;
+    }
+    let diff = 0, norm = 0;
+    ref.data.forEach((v, i) => ((diff += (ours!.data[i] - v) ** 2), (norm += v * v)));
+    const err = Math.sqrt(diff) / Math.max(Math.sqrt(norm), floorRms * Math.sqrt(ref.data.length), 1e-30);
+    if (err > worst) [worst, name] = [err, k];
+  }
+  return { worst, name };
+}
+
+/**
+ * Runs `steps` on both sides in lockstep and returns the per-step differences (compareStates
+ * after each step: both sides drew the same randomness and advanced the same pointers).
+ */
+export async function lockstep(subject: Side, reference: Side, steps: LockStep[], floorRms = 1e-2): Promise<LockstepReport> {
+  const on = (device: 'cpu' | 'cuda') => async (t: Tensor) => (device === 'cpu' ? t : t.to(device));
+  const report: LockstepReport = { steps: [], worstState: 0, worstLosses: 0, metrics: [] };
+  for (const step of steps) {
+    // The reference copies the subject's tensors into its own (loadState copies).
+    await reference.model.loadState(await subject.model.state());
+    const ms = await step(subject.model, on(subject.device));
+    const mr = await step(reference.model, on(reference.device));
+    report.metrics.push(ms);
+    const { worst, name } = await compareStates(subject.model, reference.model, floorRms);
+    let losses = 0;
+    for (const k of LOSSES) losses = Math.max(losses, Math.abs(ms[k] - mr[k]) / Math.max(Math.abs(mr[k]), 1e-6));
+    report.steps.push({ state: worst, name, losses });
+    report.worstState = Math.max(report.worstState, worst);
+    report.worstLosses = Math.max(report.worstLosses, losses);
+  }
+  return report;
+}
+
+/** One line per step for the test's output (what a failure needs first). */
+export function describeLockstep(report: LockstepReport): string {
+  return report.steps.map((s, i) => `${i}: state ${s.state.toExponential(1)} (${s.name}), losses ${s.losses.toExponential(1)}`).join('; ');
+}
+
+/**
+ * Runs `f` with the GPU computing float32 as float32 (TF32 off: cuDNN convolutions default to
+ * TF32, ~1e-3 relative) and cuDNN restricted to deterministic algorithms (atomics in some backward
+ * convolutions add in any order), both restored afterwards: what leaves two GPU paths differing
+ * only where their code differs.
+ */
+export async function withExactGpu(f: () => Promise<void>): Promise<void> {
+  const [tf32, deterministic] = [cuda.allowTF32(), cuda.cudnnDeterministic()];
+  cuda.setAllowTF32(false);
+  cuda.setCudnnDeterministic(true);
+  try {
+    await f();
+  } finally {
+    cuda.setAllowTF32(tf32);
+    cuda.setCudnnDeterministic(deterministic);
+  }
+}
