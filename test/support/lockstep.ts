@@ -9,8 +9,7 @@
 // initial weights moves HEXA_MoCo's state after two steps by 0.94, and the independent PyTorch
 // implementation (test/reference) moves with ours (within 1e-5 of ours at the changed point). So
 // runs compared over several steps part whenever their last bits differ, however right both are.
-import { expect } from 'vitest';
-import { cuda, type Tensor } from '../../lib/index.js';
+import { cuda, Generator, rand, type Tensor } from '../../lib/index.js';
 import type { Metrics, TrainerModel } from '../../lib/train/model.js';
 
 /** One step of a trainer; `on` puts a CPU tensor on that trainer's device. */
@@ -23,11 +22,15 @@ export interface Side {
 
 export interface LockstepReport {
   /** Per step: the worst tensor's ‖subject − reference‖ / max(‖reference‖, floor), its name. */
-  steps: Array<{ state: number; name: string; losses: number }>;
+  steps: Array<{ state: number; name: string; whole: number; losses: number }>;
   worstState: number;
+  /** The worst step's difference over the whole state at once (StateDifference.whole). */
+  worstWhole: number;
   worstLosses: number;
   /** The subject's metrics of every step (cudaGraphReplay and the like). */
   metrics: Metrics[];
+  /** Integer tensors that differed (or were missing), as 'step N: name': none when both drew alike. */
+  mismatched: string[];
 }
 
 const LOSSES = ['loss', 'lossClean', 'lossAdv', 'lossMix'] as const;
@@ -40,47 +43,95 @@ async function values(model: TrainerModel): Promise<Map<string, { data: number[]
   return out;
 }
 
+export interface StateDifference {
+  /** The worst float tensor's ‖s − r‖ / max(‖r‖, floor), and its name. */
+  worst: number;
+  name: string;
+  /** The same over all float tensors at once (each norm floored as above). */
+  whole: number;
+  /** Integer tensors not equal (or missing). */
+  mismatched: string[];
+}
+
 /**
  * The worst float tensor of `subject`'s state against `reference`'s, ‖s − r‖ / max(‖r‖, floor)
  * with the norm floored at an RMS of `floorRms` (a Linear bias in front of a BatchNorm has an
- * analytically zero gradient: its momentum buffer is rounding noise on both sides). Integer
- * tensors (generator states, queue pointer, assignments) must be equal.
+ * analytically zero gradient: its momentum buffer is rounding noise on both sides), and the
+ * integer tensors (generator states, queue pointer, assignments) that are not equal or missing.
  */
-export async function compareStates(subject: TrainerModel, reference: TrainerModel, floorRms = 1e-2): Promise<{ worst: number; name: string }> {
+export async function compareStates(subject: TrainerModel, reference: TrainerModel, floorRms = 1e-2): Promise<StateDifference> {
   const [a, b] = [await values(subject), await values(reference)];
-  let worst = 0, name = '';
+  let worst = 0, name = '', diffAll = 0, normAll = 0;
+  const mismatched: string[] = [];
   for (const [k, ref] of b) {
     const ours = a.get(k);
-    expect(ours, k).toBeDefined();
+    if (!ours || ours.data.length !== ref.data.length) {
+      mismatched.push(k);
+      continue;
+    }
     if (ref.integer) {
-      expect(ours!.data, k).toEqual(ref.data);
+      if (ours.data.some((v, i) => v !== ref.data[i])) mismatched.push(k);
       continue;
     }
     let diff = 0, norm = 0;
-    ref.data.forEach((v, i) => ((diff += (ours!.data[i] - v) ** 2), (norm += v * v)));
-    const err = Math.sqrt(diff) / Math.max(Math.sqrt(norm), floorRms * Math.sqrt(ref.data.length), 1e-30);
-    if (err > worst) [worst, name] = [err, k];
+    ref.data.forEach((v, i) => ((diff += (ours.data[i] - v) ** 2), (norm += v * v)));
+    const floor = Math.max(Math.sqrt(norm), floorRms * Math.sqrt(ref.data.length), 1e-30);
+    const err = Math.sqrt(diff) / floor;
+    diffAll += diff;
+    normAll += floor * floor;
+    if (Number.isNaN(err)) [worst, name] = [Infinity, `${k} (NaN)`];
+    else if (err > worst) [worst, name] = [err, k];
   }
-  return { worst, name };
+  return { worst, name, whole: Math.sqrt(diffAll) / Math.sqrt(normAll), mismatched };
+}
+
+/**
+ * `state` with every float32 tensor whose name starts with `prefix` multiplied element-wise by
+ * (1 + u·2·rel), u uniform in [-0.5, 0.5) from `generator`: the reference side of a conditioning
+ * probe (scripts/conditioning.ts).
+ */
+export async function perturbed(state: Record<string, Tensor>, rel: number, prefix: string, generator: Generator): Promise<Record<string, Tensor>> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(state)) {
+    if (t.dtype !== 'float32' || !k.startsWith(prefix)) {
+      out[k] = t;
+      continue;
+    }
+    const uniform = await rand(t.shape, { generator });
+    const u = await (t.device === 'cpu' ? uniform : await uniform.to(t.device)).sub(0.5);
+    out[k] = await t.add(await (await t.mul(u)).mul(2 * rel));
+  }
+  return out;
 }
 
 /**
  * Runs `steps` on both sides in lockstep and returns the per-step differences (compareStates
- * after each step: both sides drew the same randomness and advanced the same pointers).
+ * after each step; both sides drew the same randomness and advanced the same pointers, so
+ * `mismatched` should be empty).
  */
-export async function lockstep(subject: Side, reference: Side, steps: LockStep[], floorRms = 1e-2): Promise<LockstepReport> {
+export interface LockstepOptions {
+  /** See compareStates (default 1e-2). */
+  floorRms?: number;
+  /** Changes the state the reference loads before each step (a conditioning probe). */
+  perturb?: (state: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
+}
+
+export async function lockstep(subject: Side, reference: Side, steps: LockStep[], options: LockstepOptions = {}): Promise<LockstepReport> {
   const on = (device: 'cpu' | 'cuda') => async (t: Tensor) => (device === 'cpu' ? t : t.to(device));
-  const report: LockstepReport = { steps: [], worstState: 0, worstLosses: 0, metrics: [] };
+  const report: LockstepReport = { steps: [], worstState: 0, worstWhole: 0, worstLosses: 0, metrics: [], mismatched: [] };
   for (const step of steps) {
     // The reference copies the subject's tensors into its own (loadState copies).
-    await reference.model.loadState(await subject.model.state());
+    const state = await subject.model.state();
+    await reference.model.loadState(options.perturb ? await options.perturb(state) : state);
     const ms = await step(subject.model, on(subject.device));
     const mr = await step(reference.model, on(reference.device));
     report.metrics.push(ms);
-    const { worst, name } = await compareStates(subject.model, reference.model, floorRms);
+    const { worst, name, whole, mismatched } = await compareStates(subject.model, reference.model, options.floorRms);
+    for (const k of mismatched) report.mismatched.push(`step ${report.steps.length}: ${k}`);
     let losses = 0;
     for (const k of LOSSES) losses = Math.max(losses, Math.abs(ms[k] - mr[k]) / Math.max(Math.abs(mr[k]), 1e-6));
-    report.steps.push({ state: worst, name, losses });
+    report.steps.push({ state: worst, name, whole, losses });
+    report.worstWhole = Math.max(report.worstWhole, whole);
     report.worstState = Math.max(report.worstState, worst);
     report.worstLosses = Math.max(report.worstLosses, losses);
   }
@@ -89,7 +140,7 @@ export async function lockstep(subject: Side, reference: Side, steps: LockStep[]
 
 /** One line per step for the test's output (what a failure needs first). */
 export function describeLockstep(report: LockstepReport): string {
-  return report.steps.map((s, i) => `${i}: state ${s.state.toExponential(1)} (${s.name}), losses ${s.losses.toExponential(1)}`).join('; ');
+  return report.steps.map((s, i) => `${i}: worst tensor ${s.state.toExponential(1)} (${s.name}), whole state ${s.whole.toExponential(1)}, losses ${s.losses.toExponential(1)}`).join('; ');
 }
 
 /**

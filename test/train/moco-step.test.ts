@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { cuda, Generator, rand, tensor, Tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
+import { smallMocoConfig } from '../support/small-runs.js';
 import { maxRelError, rounded, torchReference, type RefArray } from '../support/torch-reference.js';
 
 const referenceDir = path.join(__dirname, '..', 'reference');
@@ -19,12 +20,8 @@ async function arr(t: Tensor): Promise<RefArray> {
 
 async function compare(method: 'hexa-moco' | 'moco', device: 'cpu' | 'cuda' = 'cpu') {
   const n = 6, size = 16, steps = 2, lr = 0.05;
-  const config = resolveConfig({
-    method, device, width: 4, moco: { queueSize: 10, keyMomentum: 0.9 }, // 10 is not a multiple of the batch of 6: the queue wraps
-    weightDecay: 5e-4, seed: 3,
-    adversarial: { eps: 8 / 255, stepSize: 2 / 255, steps: 2, randomStart: true, weight: 0.7 },
-    cutmix: { alpha: 1, weight: 0.6 },
-  });
+  // A queue of 10, not a multiple of the batch of 6: the queue wraps.
+  const config = smallMocoConfig(method, device);
   const model = await TrainerModel.create(config, { viewSize: size, datasetSize: n });
   const initial = await model.state();
   const g = new Generator(99);
