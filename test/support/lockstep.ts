@@ -51,6 +51,8 @@ export interface StateDifference {
   whole: number;
   /** Integer tensors not equal (or missing). */
   mismatched: string[];
+  /** Float elements that are not the same value bit for bit (Object.is: -0 is not 0, NaN is NaN). */
+  differing: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export interface StateDifference {
  */
 export async function compareStates(subject: TrainerModel, reference: TrainerModel, floorRms = 1e-2): Promise<StateDifference> {
   const [a, b] = [await values(subject), await values(reference)];
-  let worst = 0, name = '', diffAll = 0, normAll = 0;
+  let worst = 0, name = '', diffAll = 0, normAll = 0, differing = 0;
   const mismatched: string[] = [];
   for (const [k, ref] of b) {
     const ours = a.get(k);
@@ -74,7 +76,11 @@ export async function compareStates(subject: TrainerModel, reference: TrainerMod
       continue;
     }
     let diff = 0, norm = 0;
-    ref.data.forEach((v, i) => ((diff += (ours.data[i] - v) ** 2), (norm += v * v)));
+    ref.data.forEach((v, i) => {
+      diff += (ours.data[i] - v) ** 2;
+      norm += v * v;
+      if (!Object.is(ours.data[i], v)) differing++;
+    });
     const floor = Math.max(Math.sqrt(norm), floorRms * Math.sqrt(ref.data.length), 1e-30);
     const err = Math.sqrt(diff) / floor;
     diffAll += diff;
@@ -82,7 +88,7 @@ export async function compareStates(subject: TrainerModel, reference: TrainerMod
     if (Number.isNaN(err)) [worst, name] = [Infinity, `${k} (NaN)`];
     else if (err > worst) [worst, name] = [err, k];
   }
-  return { worst, name, whole: Math.sqrt(diffAll) / Math.sqrt(normAll), mismatched };
+  return { worst, name, whole: Math.sqrt(diffAll) / Math.sqrt(normAll), mismatched, differing };
 }
 
 /**
