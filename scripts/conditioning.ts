@@ -54,6 +54,10 @@ for (const method of ['hexa-moco', 'moco'] as const) {
     a: await smallMoco(method, device), b: await smallMoco(method, device), steps: () => mocoLockSteps(MOCO_SCHEDULE_21),
   }));
 }
+await probe('hexa-moco (MoCo step CUDA test: 6 images, attack step 0, 8 steps)', 'query.', async () => ({
+  a: await smallMoco('hexa-moco', device, {}, ATTACK_STEP_0), b: await smallMoco('hexa-moco', device, {}, ATTACK_STEP_0),
+  steps: () => mocoLockSteps(MOCO_SCHEDULE_21.slice(0, 8)),
+}));
 for (const [method, optimizer] of [['hexa-dcluster', 'sgd'], ['dcluster', 'lars']] as const) {
   await probe(`${method} + ${optimizer} (DeepCluster CUDA test: 16 images, attack step 0, 3 steps)`, 'model.', async () => {
     const a = await smallDcluster(method, optimizer, device, ATTACK_STEP_0), b = await smallDcluster(method, optimizer, device, ATTACK_STEP_0);

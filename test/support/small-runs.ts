@@ -9,6 +9,12 @@ import type { LockStep } from './lockstep.js';
 
 export const long = (xs: number[]) => tensor(BigInt64Array.from(xs, BigInt), [xs.length]);
 
+/**
+ * The attack with its step at 0: its forwards, backwards and PGD kernel run, but its view stays
+ * the random start, so a step is a continuous function of the weights (PGD's sign() is not).
+ */
+export const ATTACK_STEP_0 = { adversarial: { eps: 8 / 255, stepSize: 0, steps: 2, randomStart: true, weight: 0.7 } };
+
 // ---- MoCo-v2 / HEXA_MoCo: 6 images of 16x16, ResNet-18 width 4, a queue of 10 (it wraps) ----
 
 export const MOCO_BATCH = 6, MOCO_SIZE = 16;
@@ -61,11 +67,6 @@ export function mocoLockSteps(plan: MocoPlan): LockStep[] {
 
 export const DC_BATCH = 16, DC_DATA = 32, DC_SIZE = 16, DC_SMALL = 8, DC_OUT = 16;
 
-/**
- * The attack with its step at 0: its forwards, backwards and PGD kernel run, but its view stays
- * the random start, so a step is a continuous function of the weights (PGD's sign() is not).
- */
-export const ATTACK_STEP_0 = { adversarial: { eps: 8 / 255, stepSize: 0, steps: 2, randomStart: true, weight: 0.7 } };
 
 export function smallDcluster(method: 'hexa-dcluster' | 'dcluster', optimizer: 'sgd' | 'lars', device: string, extra: Record<string, unknown> = {}): Promise<TrainerModel> {
   return TrainerModel.create(resolveConfig({
