@@ -137,6 +137,9 @@ async function cudaAgainstCpu(method: 'hexa-dcluster' | 'dcluster', optimizer: '
     // continuous). CUDA vs CPU rounding is of that order; a wrong CUDA gradient is far beyond.
     expect(report.worstLosses).toBeLessThan(1e-4);
     expect(report.worstWhole).toBeLessThan(1e-2);
+    // One tensor alone may jump where a ReLU flips (CPU probe: to 1.7e-3); a wrong gradient of a
+    // layer is off by the order of its size.
+    expect(report.worstState).toBeLessThan(0.3);
   } finally {
     gpu.dispose();
     cpu.dispose();

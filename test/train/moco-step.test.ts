@@ -121,6 +121,9 @@ describe('one training iteration equals an independent PyTorch implementation', 
           if (method === 'hexa-moco') expect(report.metrics.every((m) => m.lossAdv > 0 && m.lossMix > 0)).toBe(true);
           expect(report.worstLosses).toBeLessThan(1e-4);
           expect(report.worstWhole).toBeLessThan(1e-2);
+          // One tensor alone may jump where a ReLU flips (CPU probe: to 2.9e-2); a wrong gradient of a
+          // layer is off by the order of its size.
+          expect(report.worstState).toBeLessThan(0.3);
         } finally {
           gpu.dispose();
           cpu.dispose();
