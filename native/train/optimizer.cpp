@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 namespace hexa::train {
 
 namespace {
@@ -49,8 +51,16 @@ void Optimizer::update(double lr, const at::Tensor& lrTensor) {
     return lrAs.back();
   };
   const bool lars = options_.kind == OptimizerOptions::Kind::LARS;
+  // The parameters this step moves (those with a gradient), their optimizer slots, and their
+  // directions d. The same arithmetic as torch.optim.SGD per parameter; the elementwise parts
+  // run as ATen's multi-tensor (_foreach) ops, as torch.optim's default: on a GPU one launch
+  // per group of tensors instead of one per parameter (62 for ResNet-18, each a few µs when the
+  // step is launch-bound); on the CPU they are the same per-tensor ops as before.
+  std::vector<at::Tensor> params, dirs;
+  std::vector<size_t> slot;
+  std::vector<size_t> decayed;  // positions in params whose d is g + wd·p, added together below
   for (size_t i = 0; i < params_.size(); ++i) {
-    at::Tensor& p = params_[i].second;
+    const at::Tensor& p = params_[i].second;
     if (!p.grad().defined()) continue;
     at::Tensor d = p.grad();
     const bool excluded = lars && options_.excludeBiasAndNorm && p.dim() <= 1;
@@ -69,19 +79,50 @@ void Optimizer::update(double lr, const at::Tensor& lrTensor) {
       rate = at::where(pNorm.gt(0).logical_and(gNorm.gt(0)), rate, at::ones_like(rate));
       d = d.mul(rate);
     } else if (wd != 0) {
-      d = d.add(p, wd);
+      decayed.push_back(params.size());
     }
-    if (options_.momentum != 0) {
-      at::Tensor& buf = momentum_[i];
+    params.push_back(p);
+    dirs.push_back(d);
+    slot.push_back(i);
+  }
+  if (params.empty()) return;
+  if (!decayed.empty()) {
+    std::vector<at::Tensor> g, p;
+    for (size_t k : decayed) g.push_back(dirs[k]), p.push_back(params[k]);
+    std::vector<at::Tensor> d = at::_foreach_add(g, p, options_.weightDecay);
+    for (size_t n = 0; n < decayed.size(); ++n) dirs[decayed[n]] = d[n];
+  }
+  if (options_.momentum != 0) {
+    // buf ← m·buf + d (the first step: buf ← d), then d ← buf.
+    std::vector<at::Tensor> bufs, ds;
+    for (size_t k = 0; k < params.size(); ++k) {
+      at::Tensor& buf = momentum_[slot[k]];
       if (!buf.defined()) {
-        buf = d.clone().detach();
+        buf = dirs[k].clone().detach();
       } else {
-        buf.mul_(options_.momentum).add_(d, 1.0);
+        bufs.push_back(buf);
+        ds.push_back(dirs[k]);
       }
-      d = buf;
+      dirs[k] = buf;  // the same tensor: the in-place update below is what d reads
     }
-    if (onDevice) p.sub_(d * lrIn(p.scalar_type()));
-    else p.add_(d, -lr);
+    if (!bufs.empty()) {
+      at::_foreach_mul_(bufs, options_.momentum);
+      at::_foreach_add_(bufs, ds);
+    }
+  }
+  if (!onDevice) {
+    at::_foreach_add_(params, dirs, -lr);
+    return;
+  }
+  // p ← p − lr·d with lr read on the device, per parameter dtype.
+  std::vector<at::ScalarType> dtypes;
+  for (const at::Tensor& p : params)
+    if (std::find(dtypes.begin(), dtypes.end(), p.scalar_type()) == dtypes.end()) dtypes.push_back(p.scalar_type());
+  for (at::ScalarType dtype : dtypes) {
+    std::vector<at::Tensor> p, d;
+    for (size_t k = 0; k < params.size(); ++k)
+      if (params[k].scalar_type() == dtype) p.push_back(params[k]), d.push_back(dirs[k]);
+    at::_foreach_sub_(p, at::_foreach_mul(d, lrIn(dtype)));
   }
 }
 
