@@ -18,10 +18,12 @@ Optimizer::Optimizer(std::vector<std::pair<std::string, at::Tensor>> named, cons
 }
 
 void Optimizer::zeroGrad(bool inPlace) {
+  std::vector<at::Tensor> grads;
   for (auto& [name, p] : params_) {
     if (!inPlace) p.mutable_grad() = at::Tensor();
-    else if (p.grad().defined()) p.mutable_grad().zero_();
+    else if (p.grad().defined()) grads.push_back(p.mutable_grad());
   }
+  if (!grads.empty()) at::_foreach_zero_(grads);  // one multi-tensor launch, not one per parameter
 }
 
 void Optimizer::step(double lr) { update(lr, at::Tensor()); }
