@@ -2,14 +2,16 @@
 // the reference loads the subject's whole state (weights, optimizer, queue or bank, generators),
 // then both take the same step. Used where two implementations round differently (a CUDA path
 // against the CPU, a captured graph against the default step): in the small networks of these
-// tests (4-16 images, width 4, BatchNorm everywhere) the step is not a continuous function of the
-// weights at float32 resolution. Measured on the CPU (docs/training.md, "Comparing runs"): a 1e-7
-// relative change of the weights before a HEXA_MoCo step of the CUDA graph test moves the state
-// after it by 0.14 at one step of 21 (by at most 5e-6 at the others); a 1e-6 change of the
-// initial weights moves HEXA_MoCo's state after two steps by 0.94, and the independent PyTorch
-// implementation (test/reference) moves with ours (within 1e-5 of ours at the changed point). So
-// runs compared over several steps part whenever their last bits differ, however right both are.
-import { cuda, Generator, rand, type Tensor } from '../../lib/index.js';
+// tests (6-16 images, width 4, BatchNorm everywhere) a step is not a continuous function of the
+// weights at float32 resolution (a ReLU's gradient jumps where its input crosses 0; PGD's sign()
+// turns a last bit into a whole attack step). Measured on the CPU (scripts/conditioning.ts;
+// docs/training.md, "Comparing runs"): a 1e-6 relative change of the weights moves the state
+// after one HEXA_MoCo step of the CUDA graph test by up to 6.9e-2 in one tensor (the median step:
+// 2.6e-6), and a 1e-6 change of the initial weights moves HEXA_MoCo's state after two steps by
+// 0.94 while the independent PyTorch implementation (test/reference) moves with ours (within
+// 1e-5 of ours at the changed point). So runs compared over several steps part whenever their
+// last bits differ, however right both are.
+import { cuda, Generator, rand, scope, type Tensor } from '../../lib/index.js';
 import type { Metrics, TrainerModel } from '../../lib/train/model.js';
 
 /** One step of a trainer; `on` puts a CPU tensor on that trainer's device. */
@@ -36,11 +38,13 @@ export interface LockstepReport {
 const LOSSES = ['loss', 'lossClean', 'lossAdv', 'lossMix'] as const;
 
 async function values(model: TrainerModel): Promise<Map<string, { data: number[]; integer: boolean }>> {
-  const out = new Map<string, { data: number[]; integer: boolean }>();
-  for (const [k, t] of Object.entries(await model.state())) {
-    out.set(k, { data: Array.from(await t.data(), Number), integer: !['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype) });
-  }
-  return out;
+  return scope(async () => {
+    const out = new Map<string, { data: number[]; integer: boolean }>();
+    for (const [k, t] of Object.entries(await model.state())) {
+      out.set(k, { data: Array.from(await t.data(), Number), integer: !['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype) });
+    }
+    return out;
+  });
 }
 
 export interface StateDifference {
@@ -110,11 +114,6 @@ export async function perturbed(state: Record<string, Tensor>, rel: number, pref
   return out;
 }
 
-/**
- * Runs `steps` on both sides in lockstep and returns the per-step differences (compareStates
- * after each step; both sides drew the same randomness and advanced the same pointers, so
- * `mismatched` should be empty).
- */
 export interface LockstepOptions {
   /** See compareStates (default 1e-2). */
   floorRms?: number;
@@ -122,17 +121,25 @@ export interface LockstepOptions {
   perturb?: (state: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
 }
 
+/**
+ * Runs `steps` on both sides in lockstep and returns the per-step differences (compareStates
+ * after each step; both sides drew the same randomness and advanced the same pointers, so
+ * `mismatched` should be empty).
+ */
 export async function lockstep(subject: Side, reference: Side, steps: LockStep[], options: LockstepOptions = {}): Promise<LockstepReport> {
   const on = (device: 'cpu' | 'cuda') => async (t: Tensor) => (device === 'cpu' ? t : t.to(device));
   const report: LockstepReport = { steps: [], worstState: 0, worstWhole: 0, worstLosses: 0, metrics: [], mismatched: [] };
   for (const step of steps) {
-    // The reference copies the subject's tensors into its own (loadState copies).
-    const state = await subject.model.state();
-    await reference.model.loadState(options.perturb ? await options.perturb(state) : state);
-    const ms = await step(subject.model, on(subject.device));
-    const mr = await step(reference.model, on(reference.device));
+    // One scope per step: the state copies and the step's views are freed when both sides are done.
+    const [ms, mr, { worst, name, whole, mismatched }] = await scope(async () => {
+      // The reference copies the subject's tensors into its own (loadState copies).
+      const state = await subject.model.state();
+      await reference.model.loadState(options.perturb ? await options.perturb(state) : state);
+      const subjectMetrics = await step(subject.model, on(subject.device));
+      const referenceMetrics = await step(reference.model, on(reference.device));
+      return [subjectMetrics, referenceMetrics, await compareStates(subject.model, reference.model, options.floorRms)] as const;
+    });
     report.metrics.push(ms);
-    const { worst, name, whole, mismatched } = await compareStates(subject.model, reference.model, options.floorRms);
     for (const k of mismatched) report.mismatched.push(`step ${report.steps.length}: ${k}`);
     let losses = 0;
     for (const k of LOSSES) losses = Math.max(losses, Math.abs(ms[k] - mr[k]) / Math.max(Math.abs(mr[k]), 1e-6));
