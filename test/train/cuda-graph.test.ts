@@ -87,7 +87,7 @@ describe('the graph-safe MoCo step (static mode) on the CPU', () => {
 
   // The harness the CUDA graph test uses, on the path it checks there: from the same state the
   // static step computes the same losses bit for bit and the same update up to the lr
-  // product's rounding, through warm-ups' plan, scale changes and the auxiliary BN's steps.
+  // product's rounding, through every plan of the 21 steps (scale 1, 0.5, 0 and 1 again).
   for (const method of ['hexa-moco', 'moco'] as const) {
     it(`${method}: step by step from the same state, the static step equals the default step (${MOCO_SCHEDULE_21.length} steps, every plan)`, async () => {
       const still = await start(method, 'cpu', { staticStep: true });
@@ -142,7 +142,7 @@ describe('cudaGraph is refused, by name, where it cannot run', () => {
     expect(() => resolveConfig({ cudaGraph: 'yes' })).toThrow(/cudaGraph must be true or false, got 'yes'/);
     expect(() => resolveConfig({ device: 'cuda', cudaGraph: true, precision: 'fp16' })).toThrow(/cudaGraph does not run with precision 'fp16'/);
     // Where it could run (CUDA, the MoCo family, not fp16) it is held back in this release: its
-    // CUDA test does not pass yet (docs/training.md).
+    // CUDA test has not yet passed on a GPU (docs/training.md).
     expect(() => config('hexa-moco', 'cuda', { cudaGraph: true })).toThrow(/cudaGraph is held back in this release: its captured step has not yet been shown on a GPU to match the default step/);
     const c = { ...config('hexa-moco', 'cuda'), cudaGraph: true };
     expect(() => checkCudaGraphWorld(c, 2)).toThrow(/cudaGraph runs in one process only, but this run has 2 ranks/);
