@@ -151,6 +151,35 @@ export async function lockstep(subject: Side, reference: Side, steps: LockStep[]
   return report;
 }
 
+export interface Bounds {
+  /** Relative difference of each loss term. */
+  losses: number;
+  /** StateDifference.whole. */
+  whole: number;
+  /** StateDifference.worst: any one tensor. */
+  oneTensor: number;
+}
+
+/**
+ * One step of CUDA against the CPU, which round differently everywhere, set against
+ * scripts/conditioning.ts (docs/training.md, "Comparing runs"): on the CPU, weights moved by 1e-6
+ * before each step of the tests' runs (attack step 0) move the losses by at most 4.2e-6 and the
+ * whole state by at most 1.7e-3, while one small tensor alone can jump by a few percent where a
+ * ReLU flips (to 2.9e-2); a wrong CUDA gradient of a layer is off by the order of its size.
+ */
+export const CUDA_VS_CPU: Bounds = { losses: 1e-4, whole: 1e-2, oneTensor: 0.3 };
+
+/** What in `report` is outside `bounds` (integer mismatches included), one line each: [] when all is within. */
+export function outside(report: LockstepReport, bounds: Bounds): string[] {
+  const out = [...report.mismatched.map((m) => `integer tensor differs: ${m}`)];
+  report.steps.forEach((s, i) => {
+    if (!(s.losses <= bounds.losses)) out.push(`step ${i}: losses ${s.losses.toExponential(1)} > ${bounds.losses}`);
+    if (!(s.whole <= bounds.whole)) out.push(`step ${i}: whole state ${s.whole.toExponential(1)} > ${bounds.whole}`);
+    if (!(s.state <= bounds.oneTensor)) out.push(`step ${i}: ${s.name} ${s.state.toExponential(1)} > ${bounds.oneTensor}`);
+  });
+  return out;
+}
+
 /** One line per step for the test's output (what a failure needs first). */
 export function describeLockstep(report: LockstepReport): string {
   return report.steps.map((s, i) => `${i}: worst tensor ${s.state.toExponential(1)} (${s.name}), whole state ${s.whole.toExponential(1)}, losses ${s.losses.toExponential(1)}`).join('; ');
