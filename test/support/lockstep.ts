@@ -22,6 +22,9 @@ export interface Side {
   device: 'cpu' | 'cuda';
 }
 
+/** Puts a CPU tensor on `device` (itself on the CPU). */
+export const onDevice = (device: 'cpu' | 'cuda') => async (t: Tensor) => (device === 'cpu' ? t : t.to(device));
+
 export interface LockstepReport {
   /** Per step: the worst tensor's ‖subject − reference‖ / max(‖reference‖, floor), its name. */
   steps: Array<{ state: number; name: string; whole: number; losses: number }>;
@@ -127,7 +130,6 @@ export interface LockstepOptions {
  * `mismatched` should be empty).
  */
 export async function lockstep(subject: Side, reference: Side, steps: LockStep[], options: LockstepOptions = {}): Promise<LockstepReport> {
-  const on = (device: 'cpu' | 'cuda') => async (t: Tensor) => (device === 'cpu' ? t : t.to(device));
   const report: LockstepReport = { steps: [], worstState: 0, worstWhole: 0, worstLosses: 0, metrics: [], mismatched: [] };
   for (const step of steps) {
     // One scope per step: the state copies and the step's views are freed when both sides are done.
@@ -135,8 +137,8 @@ export async function lockstep(subject: Side, reference: Side, steps: LockStep[]
       // The reference copies the subject's tensors into its own (loadState copies).
       const state = await subject.model.state();
       await reference.model.loadState(options.perturb ? await options.perturb(state) : state);
-      const subjectMetrics = await step(subject.model, on(subject.device));
-      const referenceMetrics = await step(reference.model, on(reference.device));
+      const subjectMetrics = await step(subject.model, onDevice(subject.device));
+      const referenceMetrics = await step(reference.model, onDevice(reference.device));
       return [subjectMetrics, referenceMetrics, await compareStates(subject.model, reference.model, options.floorRms)] as const;
     });
     report.metrics.push(ms);

@@ -5,7 +5,7 @@ import { Generator, rand, tensor, type Tensor } from '../../lib/index.js';
 import { resolveConfig, type TrainConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
 import type { NativeTrainerOptions } from '../../lib/native-types.js';
-import type { LockStep } from './lockstep.js';
+import { onDevice, type LockStep, type Side } from './lockstep.js';
 
 export const long = (xs: number[]) => tensor(BigInt64Array.from(xs, BigInt), [xs.length]);
 
@@ -77,12 +77,6 @@ export function smallDcluster(method: 'hexa-dcluster' | 'dcluster', optimizer: '
   }), { viewSize: DC_SIZE, datasetSize: DC_DATA });
 }
 
-export interface Placed {
-  model: TrainerModel;
-  device: 'cpu' | 'cuda';
-}
-
-const onDevice = (device: 'cpu' | 'cuda') => async (t: Tensor) => (device === 'cpu' ? t : t.to(device));
 
 /**
  * The bank pass over the whole dataset (two batches, odd then even indices) through every
@@ -90,15 +84,15 @@ const onDevice = (device: 'cpu' | 'cuda') => async (t: Tensor) => (device === 'c
  * k-means on each from the same initial centroids (bank rows of the first). Returns k-means'
  * metrics per trainer. `g` draws the views.
  */
-export async function dclusterBankPass(trainers: Placed[], g: Generator, afterBankPass?: () => Promise<void>): Promise<Array<Record<string, number>>> {
+export async function dclusterBankPass(trainers: Side[], g: Generator, afterBankPass?: () => Promise<void>): Promise<Array<Record<string, number>>> {
   for (const rows of [Array.from({ length: DC_BATCH }, (_, i) => 2 * i + 1), Array.from({ length: DC_BATCH }, (_, i) => 2 * i)]) {
     const v = [await rand([DC_BATCH, 3, DC_SIZE, DC_SIZE], { generator: g }), await rand([DC_BATCH, 3, DC_SIZE, DC_SIZE], { generator: g })];
     for (const t of trainers) await t.model.observeViews(await Promise.all(v.map(onDevice(t.device))), long(rows));
   }
   if (afterBankPass) await afterBankPass();
-  const first = trainers[0].model;
-  for (const t of trainers.slice(1)) await t.model.loadState(await first.state());
-  const bank = Array.from((await (await first.state()).bank.data()) as Float32Array);
+  const state = await trainers[0].model.state();
+  for (const t of trainers.slice(1)) await t.model.loadState(state);
+  const bank = Array.from((await state.bank.data()) as Float32Array);
   const seeds = [[0, 9, 20], [3, 17]]; // head h clusters bank h % 2
   const init = seeds.map((rows, h) =>
     tensor(Float32Array.from(rows.flatMap((r) => bank.slice(((h % 2) * DC_DATA + r) * DC_OUT, ((h % 2) * DC_DATA + r + 1) * DC_OUT))), [rows.length, DC_OUT]),

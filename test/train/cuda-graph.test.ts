@@ -6,12 +6,12 @@
 // the default step (whole runs, and step by step from the same state); on CUDA each captured
 // and replayed step is compared with the default step from the same state.
 import { describe, expect, it } from 'vitest';
-import { cuda, Generator, rand, Tensor } from '../../lib/index.js';
+import { cuda, Generator, rand } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import type { NativeTrainerOptions } from '../../lib/native-types.js';
 import { checkCudaGraphWorld, ConfigError, resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel, type Metrics } from '../../lib/train/model.js';
-import { compareStates, describeLockstep, lockstep, outside, withExactGpu } from '../support/lockstep.js';
+import { compareStates, describeLockstep, lockstep, onDevice, outside, withExactGpu } from '../support/lockstep.js';
 import { MOCO_BATCH, MOCO_SCHEDULE_21, MOCO_SIZE, mocoLockSteps, smallMocoConfig } from '../support/small-runs.js';
 
 const n = MOCO_BATCH, size = MOCO_SIZE;
@@ -36,7 +36,7 @@ async function start(method: 'hexa-moco' | 'moco', device: string, extra: Native
 // start, CutMix boxes and partners drawn from its generator: nothing injected).
 async function steps(run: Run, plan: typeof schedule, device: string): Promise<void> {
   for (const { lr, scale } of plan) {
-    const on = async (t: Tensor) => (device === 'cpu' ? t : t.to(device as 'cuda'));
+    const on = onDevice(device as 'cpu' | 'cuda');
     const viewQ = await on(await rand([n, 3, size, size], { generator: run.views }));
     const viewK = await on(await rand([n, 3, size, size], { generator: run.views }));
     run.metrics.push(await run.model.stepViews([viewQ, viewK], lr, { hardViewScale: scale }));
