@@ -44,9 +44,12 @@ export interface TimeOptions {
 /** The samples (ms per call) behind time(): for measurements pooled over interleaved rounds. */
 export async function sample(fn: () => Promise<unknown>, opts: TimeOptions = {}): Promise<number[]> {
   const { warmup = 3, minIters = 10, minMs = 500, maxIters = 200, backToBack = 1 } = opts;
-  const calls = async () => {
-    for (let i = 0; i < backToBack; i++) await fn();
-  };
+  // Back to back: every call issued before the first is awaited, as a Python loop issues its
+  // launches (our ops run in call order on the compute thread, so the kernels queue on the GPU
+  // one after the other). Awaiting each call would time the Promise round trip per call
+  // (wake the compute thread, settle on the event loop: tens of µs), not the kernel's
+  // sustained rate; the single-call rows time that round trip.
+  const calls = backToBack === 1 ? fn : () => Promise.all(Array.from({ length: backToBack }, () => fn()));
   const run = opts.device?.startsWith('cuda') ? async () => (await calls(), await cuda.synchronize()) : calls;
   for (let i = 0; i < warmup; i++) await run();
   const samples: number[] = [];

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <type_traits>
 
 namespace hexa::binding {
 
@@ -65,17 +66,28 @@ void Args::rangeError(const std::string& name, const std::string& expected, cons
 }
 
 namespace {
-const at::Tensor& UnwrapTensor(const Args& a, const Napi::Value& v, const std::string& name) {
+
+// `name` is the argument's name or a callable that builds it: names are only built for an
+// error, never on the path of a call whose arguments pass (every op's checks run per call).
+template <class Name>
+std::string NameOf(const Name& name) {
+  if constexpr (std::is_invocable_v<Name>) return name();
+  else return std::string(name);
+}
+
+template <class Name>
+const at::Tensor& UnwrapTensor(const Args& a, const Napi::Value& v, const Name& name) {
   TensorHandle* h = TensorHandle::From(v);
-  if (!h) a.typeError(name, "a Tensor", v);
-  if (h->disposed()) ThrowError(std::string(a.fn()) + ": " + name + " was disposed");
+  if (!h) a.typeError(NameOf(name), "a Tensor", v);
+  if (h->disposed()) ThrowError(std::string(a.fn()) + ": " + NameOf(name) + " was disposed");
   return h->tensor();
 }
 
-double CheckedNumber(const Args& a, const Napi::Value& v, const std::string& name) {
-  if (!v.IsNumber()) a.typeError(name, "a finite number", v);
+template <class Name>
+double CheckedNumber(const Args& a, const Napi::Value& v, const Name& name) {
+  if (!v.IsNumber()) a.typeError(NameOf(name), "a finite number", v);
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) a.rangeError(name, "a finite number", v);
+  if (!std::isfinite(d)) a.rangeError(NameOf(name), "a finite number", v);
   return d;
 }
 
@@ -89,12 +101,12 @@ std::string Bound(double lo, double hi) {
   return s.str();
 }
 
-int64_t CheckedInteger(const Args& a, const Napi::Value& v, const std::string& name, int64_t lo, int64_t hi) {
-  if (!v.IsNumber()) a.typeError(name, "an integer", v);
+template <class Name>
+int64_t CheckedInteger(const Args& a, const Napi::Value& v, const Name& name, int64_t lo, int64_t hi) {
+  if (!v.IsNumber()) a.typeError(NameOf(name), "an integer", v);
   double d = v.As<Napi::Number>().DoubleValue();
-  std::string range = Bound(static_cast<double>(lo), static_cast<double>(hi));
-  if (!std::isfinite(d) || std::floor(d) != d) a.rangeError(name, "an integer " + range, v);
-  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) a.rangeError(name, "an integer " + range, v);
+  if (!std::isfinite(d) || std::floor(d) != d || d < static_cast<double>(lo) || d > static_cast<double>(hi))
+    a.rangeError(NameOf(name), "an integer " + Bound(static_cast<double>(lo), static_cast<double>(hi)), v);
   return static_cast<int64_t>(d);
 }
 }  // namespace
@@ -108,7 +120,7 @@ std::vector<at::Tensor> Args::tensorList(size_t i, const char* name) const {
   std::vector<at::Tensor> out;
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); ++k) {
-    out.push_back(UnwrapTensor(*this, arr.Get(k), std::string(name) + "[" + std::to_string(k) + "]"));
+    out.push_back(UnwrapTensor(*this, arr.Get(k), [&] { return std::string(name) + "[" + std::to_string(k) + "]"; }));
   }
   return out;
 }
@@ -127,8 +139,8 @@ std::vector<int64_t> Args::shape(size_t i, const char* name) const {
   std::vector<int64_t> out;
   double total = 1;
   for (uint32_t k = 0; k < arr.Length(); ++k) {
-    out.push_back(CheckedInteger(*this, arr.Get(k), std::string(name) + "[" + std::to_string(k) + "]", 0,
-                                 int64_t{1} << 40));
+    out.push_back(CheckedInteger(
+        *this, arr.Get(k), [&] { return std::string(name) + "[" + std::to_string(k) + "]"; }, 0, int64_t{1} << 40));
     total *= static_cast<double>(out.back());
   }
   if (total > static_cast<double>(int64_t{1} << 40)) rangeError(name, "a shape of at most 2^40 elements", v);
@@ -265,7 +277,7 @@ double Options::number(const char* key, std::optional<double> dflt, double min, 
     if (dflt) return *dflt;
     args_.typeError(where(key), "a finite number", v);
   }
-  double d = CheckedNumber(args_, v, where(key));
+  double d = CheckedNumber(args_, v, [&] { return where(key); });
   if (d < min || d > max) args_.rangeError(where(key), "a finite number " + Bound(min, max), v);
   return d;
 }
@@ -276,7 +288,7 @@ int64_t Options::integer(const char* key, std::optional<int64_t> dflt, int64_t m
     if (dflt) return *dflt;
     args_.typeError(where(key), "an integer", v);
   }
-  return CheckedInteger(args_, v, where(key), min, max);
+  return CheckedInteger(args_, v, [&] { return where(key); }, min, max);
 }
 
 bool Options::boolean(const char* key, bool dflt) const {
@@ -289,19 +301,22 @@ bool Options::boolean(const char* key, bool dflt) const {
 std::string Options::choice(const char* key, const std::vector<std::string>& allowed, const std::string& dflt) const {
   Napi::Value v = get(key);
   if (v.IsUndefined()) return dflt;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "'" : ", '") + a + "'";
-  if (!v.IsString()) args_.typeError(where(key), "one of " + list, v);
+  const auto list = [&] {
+    std::string text;
+    for (const auto& a : allowed) text += (text.empty() ? "'" : ", '") + a + "'";
+    return "one of " + text;
+  };
+  if (!v.IsString()) args_.typeError(where(key), list(), v);
   std::string s = v.As<Napi::String>().Utf8Value();
   for (const auto& a : allowed)
     if (a == s) return s;
-  args_.rangeError(where(key), "one of " + list, v);
+  args_.rangeError(where(key), list(), v);
 }
 
 std::optional<at::Tensor> Options::tensor(const char* key) const {
   Napi::Value v = get(key);
   if (v.IsUndefined() || v.IsNull()) return std::nullopt;
-  return UnwrapTensor(args_, v, where(key));
+  return UnwrapTensor(args_, v, [&] { return where(key); });
 }
 
 at::ScalarType Options::dtype(const char* key, at::ScalarType dflt) const {

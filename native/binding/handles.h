@@ -1,6 +1,8 @@
-// Type-tagged ObjectWraps for the native resources JS holds: Tensor and Generator.
-// The type tag (Node-API 8) makes Unwrap refuse any other object, even one whose prototype
-// was borrowed, so a forged handle is a TypeError, never a bad cast.
+// ObjectWraps for the native resources JS holds: Tensor and Generator. From() refuses any
+// other object, even one whose prototype was borrowed, so a forged handle is a TypeError,
+// never a bad cast: a Generator (like the trainer and communicator handles) carries a
+// Node-API type tag checked before the cast; a Tensor is looked up in a registry of live
+// TensorHandles (one V8 lookup per tensor instead of two: tensors come in lists of hundreds).
 #pragma once
 #include <ATen/ATen.h>
 #include <napi.h>

@@ -1,7 +1,7 @@
 // momentumUpdate / copyBuffers: whole parameter lists against the torch loop
 // p.mul_(m).add_(q, alpha=1 - m), the analytic ends m = 0 and m = 1, errors.
 import { describe, expect, it } from 'vitest';
-import { cuda, kernels, type Tensor, tensor } from '../../lib/index.js';
+import { cuda, Generator, kernels, type Tensor, tensor } from '../../lib/index.js';
 import { maxRelError, torchReference, type RefArray } from '../support/torch-reference.js';
 import { expectError, seeded, tolerance } from '../support/kernel-checks.js';
 
@@ -76,6 +76,13 @@ describe('momentumUpdate', () => {
     await expectError(() => kernels.momentumUpdate([a], [a], NaN), RangeError, /m must be/);
     await expectError(() => kernels.momentumUpdate([tensor(new Int32Array(2), [2])], [tensor(new Int32Array(2), [2])], 0.5), TypeError, /^momentumUpdate: target\[0\] must be a float32 or float64 Tensor, got a Tensor of shape \[2\] \(int32, cpu\)$/);
     await expectError(() => kernels.momentumUpdate([a, 3 as never], [a, a], 0.5), TypeError, /target\[1\] must be a Tensor/);
+    // Handles are recognised by the binding itself: another native object (a Generator), an
+    // object whose prototype is a real handle and a disposed tensor are refused by position.
+    await expectError(() => kernels.momentumUpdate([a, new Generator(1) as never], [a, a], 0.5), TypeError, /^momentumUpdate: target\[1\] must be a Tensor, got an object$/);
+    await expectError(() => kernels.momentumUpdate([a, a], [a, Object.create(a.handle) as never], 0.5), TypeError, /^momentumUpdate: source\[1\] must be a Tensor, got an object$/);
+    const gone = tensor(new Float32Array(6), [2, 3]);
+    gone.dispose();
+    await expectError(() => kernels.momentumUpdate([a, a, gone], [a, a, a], 0.5), Error, /^momentumUpdate: target\[2\] was disposed$/);
     // Bad arguments reject (never a synchronous throw), and not an array is the binding's own
     // message (the one vocabulary), saying what was given.
     for (const call of [() => kernels.momentumUpdate('x' as never, [a], 0.5), () => kernels.copyBuffers([a], null as never), () => kernels.enqueue('q' as never, a, 0)]) {
