@@ -3,6 +3,7 @@
 #include "binding/async_work.h"
 #include "binding/handles.h"
 
+#include <chrono>
 #include <stdexcept>
 #include <utility>
 
@@ -41,20 +42,41 @@ void ComputeQueue::Post(std::unique_ptr<ComputeJob> job) {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     if (shared_->closed) throw std::runtime_error("the addon's environment is shutting down");
     shared_->jobs.push_back(std::move(job));
+    shared_->queued.fetch_add(1, std::memory_order_release);
   }
   shared_->wake.notify_one();
   if (pending_++ == 0) napi_ref_threadsafe_function(env_, shared_->tsfn);
 }
 
+// How long the compute thread polls for the next job before it sleeps on the condition
+// variable. A JS loop that awaits each op posts the next one microseconds after the last one
+// settles; a sleeping thread then costs a futex wake per op (tens of µs on a VM). Awaited
+// one at a time, `x.add(x)` on 64x64 took a median 75 µs per call, `enqueue` 63-73 µs;
+// polling 50 µs first: 8-12 µs and 22-24 µs (200 µs buys nothing more). At most 50 µs of one
+// core per idle period, and none while work is queued (a training step is one job).
+constexpr auto kIdlePoll = std::chrono::microseconds(50);
+
+void ComputeQueue::PollWhileIdle(Shared& shared) {
+  if (shared.queued.load(std::memory_order_acquire) != 0) return;
+  const auto until = std::chrono::steady_clock::now() + kIdlePoll;
+  while (shared.queued.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
 void ComputeQueue::Loop(std::shared_ptr<Shared> shared) {
   for (;;) {
     std::unique_ptr<ComputeJob> job;
+    PollWhileIdle(*shared);
     {
       std::unique_lock<std::mutex> lock(shared->mutex);
       shared->wake.wait(lock, [&] { return shared->closed || !shared->jobs.empty(); });
       if (shared->closed) return;
       job = std::move(shared->jobs.front());
       shared->jobs.pop_front();
+      shared->queued.fetch_sub(1, std::memory_order_relaxed);
     }
     ApplyIntraOpThreads();
     job->Execute();

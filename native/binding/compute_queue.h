@@ -11,6 +11,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -51,10 +52,13 @@ class ComputeQueue {
     std::mutex mutex;
     std::condition_variable wake;
     std::deque<std::unique_ptr<ComputeJob>> jobs;
+    std::atomic<size_t> queued{0};  // jobs.size(), readable without the lock (PollWhileIdle)
     bool closed = false;  // set on teardown: no more settling through tsfn
     napi_threadsafe_function tsfn = nullptr;
   };
   static void Loop(std::shared_ptr<Shared> shared);
+  // Polls `queued` briefly before the thread sleeps (see kIdlePoll).
+  static void PollWhileIdle(Shared& shared);
   static void SettleOnMain(napi_env env, napi_value, void*, void* data);
 
   napi_env env_;
