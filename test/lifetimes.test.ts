@@ -1,4 +1,5 @@
 // Explicit lifetimes: dispose(), scope(), keep() and the live-tensor count leak tests rely on.
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { keep, liveTensorCount, rand, scope, tensor, zeros } from '../lib/index.js';
 
@@ -97,4 +98,24 @@ describe('tensor lifetimes', () => {
     }
     expect(liveTensorCount()).toBe(before);
   });
+  it('works in worker threads beside the main thread: each environment computes and frees its own tensors', async () => {
+    // Every environment has its own compute thread; tensor handles of all of them share one
+    // registry (native/binding/handles.cpp), used here from three threads at once.
+    const rounds = 300, expected = rounds * (rounds - 1);
+    const workers = [0, 1].map(() => new Worker(new URL('./support/worker-boot.mjs', import.meta.url), { workerData: { rounds } }));
+    const results = workers.map((w) => new Promise<{ sum: number; live: number }>((resolve, reject) => (w.once('message', resolve), w.once('error', reject))));
+    const before = liveTensorCount();
+    let sum = 0;
+    for (let i = 0; i < rounds; i++) {
+      const a = tensor(new Float32Array([i, 1]), [2]);
+      const b = await a.add(a);
+      sum += (await b.data())[0];
+      a.dispose();
+      b.dispose();
+    }
+    expect(sum).toBe(expected);
+    expect(await Promise.all(results)).toEqual([{ sum: expected, live: 0 }, { sum: expected, live: 0 }]);
+    await Promise.all(workers.map((w) => w.terminate()));
+    expect(liveTensorCount()).toBe(before);
+  }, 60_000);
 });
