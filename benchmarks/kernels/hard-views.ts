@@ -1,8 +1,9 @@
 // Benchmarks of the hard-view and momentum-encoder kernels against the PyTorch code a user
 // would write (peers/hard_views.py, eager), same shapes, same run.
 //   npx tsx benchmarks/kernels/hard-views.ts [cpu|cuda]
-// Our timings are taken from TS and include the async dispatch of each call (a libuv work
-// item and a Promise: roughly 20-50 µs), which the Python peer does not pay.
+// Our timings are taken from TS and include the async dispatch of each call (argument checks,
+// the compute thread's queue, a Promise settled on the event loop: roughly 10-20 µs on the
+// 2-core VM, more for long tensor lists), which the Python peer does not pay.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Device, Generator, info, kernels, rand, randn, type Tensor, zeros } from '../../lib/index.js';
@@ -142,7 +143,7 @@ export async function benchmark(opts: { device: string; copyGBs: number }): Prom
     const t = peers[`copy/${shape.join('x')}`];
     return t ? `torch copy_ [${shape}]: ${t.medianMs.toFixed(3)} ms = ${((2 * 4 * numel(shape)) / (t.medianMs * 1e6)).toFixed(1)} GB/s` : '';
   });
-  printTable(`hard views and momentum encoder (${device}, ${threads} threads; ours timed from TS incl. ~20-50 µs async dispatch per call)`, rows, opts.copyGBs);
+  printTable(`hard views and momentum encoder (${device}, ${threads} threads; ours timed from TS incl. ~10-20 µs async dispatch per call)`, rows, opts.copyGBs);
   console.log(copyLines.filter(Boolean).join('\n'));
   return rows;
 }

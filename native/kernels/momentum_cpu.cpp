@@ -48,7 +48,12 @@ void momentumUpdateCpu(const std::vector<at::Tensor>& targets, const std::vector
       items.push_back({t + begin * elementSize, s + begin * elementSize, length, isDouble});
     }
   }
-  at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t begin, int64_t end) {
+  // One work item per thread at least; a list too small to pay for waking the other threads
+  // (under ATen's grain of 32Ki elements in all: biases, a tiny model) runs on this one.
+  int64_t total = 0;
+  for (const WorkItem& w : items) total += w.length;
+  const int64_t grain = total < at::internal::GRAIN_SIZE ? static_cast<int64_t>(items.size()) : 1;
+  at::parallel_for(0, static_cast<int64_t>(items.size()), grain, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
       const WorkItem& w = items[k];
       if (w.isDouble) {

@@ -1,0 +1,58 @@
+# PyTorch peer of benchmarks/runtime/dispatch.ts: the cost of one call itself (tiny tensors,
+# so the op's arithmetic is negligible), timed as that file times ours: single calls, and
+# BACK_TO_BACK calls per sample. Prints one JSON line {"<case>/<mode>": {"medianMs", ...}}.
+#   argv[1]: JSON {"device": "cpu"|"cuda", "listLength": 62, "backToBack": 20}
+import json
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(2)
+cfg = json.loads(sys.argv[1])
+device = torch.device(cfg['device'])
+n_list, b2b = cfg['listLength'], cfg['backToBack']
+results = {}
+
+
+def sync():
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def bench(name, fn, calls, warmup=20, min_iters=200, min_s=0.5, max_iters=5000):
+    for _ in range(warmup):
+        fn()
+    sync()
+    samples = []
+    start = time.perf_counter()
+    while len(samples) < max_iters and (len(samples) < min_iters or time.perf_counter() - start < min_s):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync()
+        samples.append((time.perf_counter() - t0) * 1e3 / calls)
+    samples.sort()
+    q = lambda p: samples[min(len(samples) - 1, max(0, round(p * (len(samples) - 1))))]
+    results[name] = {'medianMs': q(0.5), 'iqrMs': q(0.75) - q(0.25), 'samples': len(samples)}
+
+
+x = torch.rand(64, 64, device=device)
+targets = [torch.zeros(1, device=device) for _ in range(n_list)]
+sources = [torch.zeros(1, device=device) for _ in range(n_list)]
+queue, keys = torch.zeros(8, 2, device=device), torch.rand(2, 2, device=device)
+
+
+def enqueue():
+    queue[0:2] = keys
+
+
+cases = {
+    'add': lambda: x.add(x),
+    'momentum-list': lambda: torch._foreach_lerp_(targets, sources, 0.001),
+    'enqueue': enqueue,
+}
+for name, fn in cases.items():
+    bench(f'{name}/single', fn, 1)
+    bench(f'{name}/b2b', fn, b2b)
+print(json.dumps(results))
