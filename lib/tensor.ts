@@ -249,7 +249,7 @@ export async function cat(tensors: Tensor[], dim = 0): Promise<Tensor> {
   return new Tensor(await native().cat(tensors.map(h), dim));
 }
 
-/** Native tensors alive now (not disposed, not collected): for leak checks. */
+/** Native tensors of this JS environment alive now (not disposed, not collected): for leak checks. A worker thread counts its own. */
 export function liveTensorCount(): number {
   return native().liveTensorCount();
 }

@@ -109,7 +109,7 @@ describe('tensor lifetimes', () => {
     for (let i = 0; i < rounds; i++) {
       const a = tensor(new Float32Array([i, 1]), [2]);
       const b = await a.add(a);
-      sum += (await b.data())[0];
+      sum += Number((await b.data())[0]);
       a.dispose();
       b.dispose();
     }

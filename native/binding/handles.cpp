@@ -38,8 +38,6 @@ LiveTensors& Live() {
 }
 }  // namespace
 
-std::atomic<int64_t> TensorHandle::live_{0};
-
 Napi::Function TensorHandle::Define(Napi::Env env) {
   return DefineClass(env, "TensorHandle",
                      {
@@ -70,7 +68,7 @@ TensorHandle::~TensorHandle() {
 void TensorHandle::Release() {
   if (tensor_.has_value()) {
     tensor_.reset();
-    live_.fetch_sub(1);
+    --*liveCount_;
   }
 }
 
@@ -79,9 +77,12 @@ Napi::Object TensorHandle::Wrap(Napi::Env env, at::Tensor t) {
   Napi::Object obj = data->tensorCtor.New({ConstructToken(env)});
   TensorHandle* h = Napi::ObjectWrap<TensorHandle>::Unwrap(obj);
   h->tensor_ = std::move(t);
-  live_.fetch_add(1);
+  h->liveCount_ = data->liveTensors;
+  ++*h->liveCount_;
   return obj;
 }
+
+int64_t TensorHandle::LiveCount(Napi::Env env) { return *env.GetInstanceData<AddonData>()->liveTensors; }
 
 TensorHandle* TensorHandle::From(const Napi::Value& v) {
   if (!v.IsObject()) return nullptr;

@@ -9,7 +9,6 @@
 
 #include "binding/compute_queue.h"
 
-#include <atomic>
 #include <memory>
 #include <optional>
 
@@ -22,8 +21,9 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   static Napi::Object Wrap(Napi::Env env, at::Tensor t);
   // The handle behind v, or nullptr when v is not one.
   static TensorHandle* From(const Napi::Value& v);
-  // Tensors held by live handles (not disposed, not yet collected): for leak tests.
-  static int64_t LiveCount() { return live_.load(); }
+  // Tensors held by live handles of this environment (not disposed, not yet collected): for
+  // leak checks. Per environment: a worker thread counts its own.
+  static int64_t LiveCount(Napi::Env env);
 
   explicit TensorHandle(const Napi::CallbackInfo& info);
   ~TensorHandle() override;
@@ -40,7 +40,9 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   void Release();
 
   std::optional<at::Tensor> tensor_;
-  static std::atomic<int64_t> live_;
+  // This environment's live count, shared: a handle finalized in the environment's teardown
+  // may outlive the environment's instance data.
+  std::shared_ptr<int64_t> liveCount_;
 };
 
 class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
@@ -65,6 +67,7 @@ struct AddonData {
   Napi::FunctionReference tensorCtor;
   Napi::FunctionReference generatorCtor;
   Napi::FunctionReference trainerCtor;
+  std::shared_ptr<int64_t> liveTensors = std::make_shared<int64_t>(0);  // TensorHandle::LiveCount (JS thread only)
 };
 
 }  // namespace hexa::binding

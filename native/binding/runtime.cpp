@@ -169,7 +169,7 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LiveTensorCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount()));
+  return Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount(info.Env())));
 }
 
 // cpuCacheStats() -> { cachedBytes, inUseBytes, limitBytes, hits, misses } of the CPU caching

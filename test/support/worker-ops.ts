@@ -8,7 +8,7 @@ let sum = 0;
 for (let i = 0; i < (workerData as { rounds: number }).rounds; i++) {
   const a = tensor(new Float32Array([i, 1]), [2]);
   const b = await a.add(a);
-  sum += (await b.data())[0];
+  sum += Number((await b.data())[0]);
   a.dispose();
   b.dispose();
 }
