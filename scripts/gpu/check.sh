@@ -80,6 +80,8 @@ TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout r
     stamp "kernel benchmarks"
     timeout 100 $TSX benchmarks/kernels/hard-views.ts cuda > "$OUT/bench-kernels.log" 2>&1
     echo "hard-views exit $?"
+    timeout 40 $TSX benchmarks/runtime/dispatch.ts cuda > "$OUT/bench-dispatch.log" 2>&1
+    echo "dispatch exit $?"
     stamp "step benchmark"
     # one round (a GPU drifts less than the 2-core VM); no torch.compile peers (minutes of compile)
     timeout 150 $TSX benchmarks/train/step.ts 256 64 10 cuda 1 no-compile > "$OUT/bench-step.log" 2>&1
@@ -87,7 +89,7 @@ TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout r
   fi
   stamp "done"
   if [[ $PARTS == *bench* ]]; then
-    grep -E "^\||^#|^[a-z].*\||copy bandwidth|FAILED" "$OUT/bench-kernels.log" | cut -c1-170
+    grep -hE "^\||^#|^[a-z].*\||copy bandwidth|FAILED" "$OUT/bench-kernels.log" "$OUT/bench-dispatch.log" | cut -c1-170
     grep -vE "^\s*$" "$OUT/bench-step.log" | cut -c1-170
   fi
 } 2>&1 | tee "$OUT/check.log"
