@@ -74,4 +74,8 @@ for (const name of names.slice(0, top)) {
   })].join(' | '));
 }
 console.log(['all recorded ops'.padEnd(44), ...tables.map((t) => `${(total(t) / 1000).toFixed(2)}`.padStart(22))].join(' | '));
+// Op calls: on a GPU each is host work (dispatch, autograd bookkeeping) whether or not it
+// launches a kernel, so this count is what an uncaptured CUDA step's host time scales with.
+const calls = (t: (typeof tables)[number]) => [...t.self.values()].reduce((s, v) => s + v.calls, 0);
+console.log(['recorded op calls'.padEnd(44), ...tables.map((t) => `${Math.round(calls(t))}`.padStart(22))].join(' | '));
 console.log(['wall per iteration (profiled)'.padEnd(44), ...tables.map((t) => `${t.wall.toFixed(2)}`.padStart(22))].join(' | '));
