@@ -52,7 +52,7 @@ void ComputeQueue::Post(std::unique_ptr<ComputeJob> job) {
 // variable. A JS loop that awaits each op posts the next one microseconds after the last one
 // settles; a sleeping thread then costs a futex wake per op (tens of µs on a VM). Awaited
 // one at a time, `x.add(x)` on 64x64 took a median 75 µs per call, `enqueue` 63-73 µs;
-// polling 50 µs first: 8-12 µs and 22-24 µs (200 µs buys nothing more). At most 50 µs of one
+// polling 50 µs first: 8-20 µs and 19-27 µs (200 µs buys nothing more). At most 50 µs of one
 // core per idle period, and none while work is queued (a training step is one job).
 constexpr auto kIdlePoll = std::chrono::microseconds(50);
 
