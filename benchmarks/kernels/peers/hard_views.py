@@ -5,9 +5,12 @@
 #                "enqueue": {"K":..,"C":..,"N":..}}
 import json
 import sys
-import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from peer_timing import measure  # noqa: E402
 
 torch.set_num_threads(2)
 cfg = json.loads(sys.argv[1])
@@ -15,35 +18,17 @@ device = torch.device(cfg['device'])
 results = {}
 
 
-def sync():
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-
-
 # On CUDA each timed sample is also taken as BACK_TO_BACK calls with one synchronize (name
 # suffix '-b2b'): the sustained rate of bandwidth-bound kernels, as benchmarks/harness.ts does.
 BACK_TO_BACK = 20
 
 
-def bench(name, fn, warmup=3, min_iters=10, min_s=0.5, max_iters=200, back_to_back=1):
+def bench(name, fn, back_to_back=1):
     if back_to_back == 1 and device.type == 'cuda':
         # 'kind/shape' -> 'kind-b2b/shape', the key hard-views.ts looks up.
         kind, _, shape = name.partition('/')
-        bench(f'{kind}-b2b/{shape}', fn, warmup, min_iters, min_s, max_iters, BACK_TO_BACK)
-    for _ in range(warmup):
-        fn()
-    sync()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < max_iters and (len(samples) < min_iters or time.perf_counter() - start < min_s):
-        t0 = time.perf_counter()
-        for _ in range(back_to_back):
-            fn()
-        sync()
-        samples.append((time.perf_counter() - t0) * 1e3 / back_to_back)
-    samples.sort()
-    q = lambda p: samples[min(len(samples) - 1, max(0, round(p * (len(samples) - 1))))]
-    results[name] = {'medianMs': q(0.5), 'iqrMs': q(0.75) - q(0.25), 'samples': len(samples)}
+        bench(f'{kind}-b2b/{shape}', fn, BACK_TO_BACK)
+    results[name] = measure(fn, device, calls=back_to_back)
 
 
 gen = torch.Generator().manual_seed(0)

@@ -3,10 +3,13 @@
 #   {"infonce_4096": {"eager": {"medianMs", "iqrMs", "samples"}, "compiled": ...}, ...}
 import json
 import sys
-import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from peer_timing import measure  # noqa: E402
 
 device = sys.argv[1] if len(sys.argv) > 1 else 'cpu'
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
@@ -14,25 +17,8 @@ torch.set_num_threads(threads)
 cuda = device.startswith('cuda')
 
 
-def sync():
-    if cuda:
-        torch.cuda.synchronize()
-
-
-def timeit(fn, warmup=3, min_iters=10, min_ms=500, max_iters=200):
-    for _ in range(warmup):
-        fn()
-    sync()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < max_iters and (len(samples) < min_iters or (time.perf_counter() - start) * 1e3 < min_ms):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    s = sorted(samples)
-    q = lambda p: s[min(len(s) - 1, max(0, round(p * (len(s) - 1))))]
-    return {'medianMs': q(0.5), 'iqrMs': q(0.75) - q(0.25), 'samples': len(s)}
+def timeit(fn, **options):
+    return measure(fn, device, **options)
 
 
 def unit(*shape, gen):

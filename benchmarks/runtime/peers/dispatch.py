@@ -4,9 +4,12 @@
 #   argv[1]: JSON {"device": "cpu"|"cuda", "listLength": 62, "backToBack": 20}
 import json
 import sys
-import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from peer_timing import measure  # noqa: E402
 
 torch.set_num_threads(2)
 cfg = json.loads(sys.argv[1])
@@ -15,26 +18,8 @@ n_list, b2b = cfg['listLength'], cfg['backToBack']
 results = {}
 
 
-def sync():
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-
-
-def bench(name, fn, calls, warmup=20, min_iters=200, min_s=0.5, max_iters=5000):
-    for _ in range(warmup):
-        fn()
-    sync()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < max_iters and (len(samples) < min_iters or time.perf_counter() - start < min_s):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        sync()
-        samples.append((time.perf_counter() - t0) * 1e3 / calls)
-    samples.sort()
-    q = lambda p: samples[min(len(samples) - 1, max(0, round(p * (len(samples) - 1))))]
-    results[name] = {'medianMs': q(0.5), 'iqrMs': q(0.75) - q(0.25), 'samples': len(samples)}
+def bench(name, fn, calls):
+    results[name] = measure(fn, device, warmup=20, min_iters=200, max_iters=5000, calls=calls)
 
 
 x = torch.rand(64, 64, device=device)
