@@ -98,6 +98,7 @@ describe('tensor lifetimes', () => {
     }
     expect(liveTensorCount()).toBe(before);
   });
+
   it('works in worker threads beside the main thread: each environment computes and frees its own tensors', async () => {
     // Every environment has its own compute thread; tensor handles of all of them share one
     // registry (native/binding/handles.cpp), used here from three threads at once.
