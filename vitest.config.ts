@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Native addons and worker threads don't mix: every test file runs in a forked process.
+    // Every test file in a forked process: LibTorch's process-wide state (threads, TF32, the
+    // CPU cache) starts fresh per file, and a native crash ends one file, not the run.
     pool: 'forks',
     // --expose-gc: the lifetime tests check that collected handles free their tensors.
     execArgv: ['--expose-gc'],
