@@ -21,20 +21,20 @@ Napi::External<void> ConstructToken(Napi::Env env) { return Napi::External<void>
 bool IsConstructToken(const Napi::Value& v) {
   return v.IsExternal() && v.As<Napi::External<void>>().Data() == &constructToken;
 }
-// Every TensorHandle alive in this process, for From(): napi_unwrap plus a set lookup costs
+// Every TensorHandle object alive in this process (disposed or not), for From(): napi_unwrap plus a set lookup costs
 // one V8 private-property lookup per tensor instead of two (type tag, then unwrap); lists of
 // hundreds of parameters are unwrapped on every call (62 pairs: 41 -> 23 µs per call, with
 // names built only for errors). Any pointer that napi_unwrap returns and is not in the set
 // (another class's or another addon's wrap) is refused before any cast. Process-wide, with a
 // lock (uncontended: no measurable cost), so it holds whichever thread a finalizer runs on;
 // never destroyed, so a finalizer running late in teardown still finds it.
-struct LiveTensors {
+struct TensorRegistry {
   std::mutex mutex;
   std::unordered_set<const void*> handles;
 };
-LiveTensors& Live() {
-  static auto* live = new LiveTensors();
-  return *live;
+TensorRegistry& Registry() {
+  static auto* registry = new TensorRegistry();
+  return *registry;
 }
 }  // namespace
 
@@ -55,14 +55,14 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
         .ThrowAsJavaScriptException();
     return;
   }
-  const std::lock_guard<std::mutex> lock(Live().mutex);
-  Live().handles.insert(this);
+  const std::lock_guard<std::mutex> lock(Registry().mutex);
+  Registry().handles.insert(this);
 }
 
 TensorHandle::~TensorHandle() {
   Release();
-  const std::lock_guard<std::mutex> lock(Live().mutex);
-  Live().handles.erase(this);
+  const std::lock_guard<std::mutex> lock(Registry().mutex);
+  Registry().handles.erase(this);
 }
 
 void TensorHandle::Release() {
@@ -89,8 +89,8 @@ TensorHandle* TensorHandle::From(const Napi::Value& v) {
   Napi::Object obj = v.As<Napi::Object>();
   void* wrapped = nullptr;
   if (napi_unwrap(v.Env(), obj, &wrapped) != napi_ok) return nullptr;
-  const std::lock_guard<std::mutex> lock(Live().mutex);
-  return Live().handles.count(wrapped) ? static_cast<TensorHandle*>(wrapped) : nullptr;
+  const std::lock_guard<std::mutex> lock(Registry().mutex);
+  return Registry().handles.count(wrapped) ? static_cast<TensorHandle*>(wrapped) : nullptr;
 }
 
 Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
