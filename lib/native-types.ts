@@ -122,6 +122,8 @@ export interface CommunicatorHandle {
 
 /** The CPU caching allocator's counters (see hexa.cpu.cacheStats). */
 export interface CpuCacheStats {
+  /** False when HEXA_TORCH_NO_CPU_CACHING=1 left c10's own allocator in place (all counters 0). */
+  enabled: boolean;
   /** Bytes of freed large blocks kept for reuse. */
   cachedBytes: number;
   /** Bytes of large blocks handed out and not yet freed. */

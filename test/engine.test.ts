@@ -2,6 +2,7 @@
 // caching allocator (native/runtime/cpu_caching_allocator.h) and LibTorch's profiler.
 import { afterAll, expect, it } from 'vitest';
 import { cpu, profiler, rand, zeros } from '../lib/index.js';
+import { childSummary } from './support/child-summary.js';
 
 afterAll(() => cpu.setCacheLimit(2 ** 30));
 
@@ -58,6 +59,20 @@ it('small tensors bypass the cache; the limit bounds what is kept; emptyCache fr
   expect(cpu.cacheStats().cachedBytes).toBe(0);  // nothing kept over the limit
   expect(() => cpu.setCacheLimit(-1)).toThrow(/cpu\.setCacheLimit.*bytes/);
   expect(() => cpu.setCacheLimit('1' as never)).toThrow(TypeError);
+});
+
+it('HEXA_TORCH_NO_CPU_CACHING=1 leaves LibTorch\'s allocator in place; any other value keeps the cache', () => {
+  // A child process each: the variable is read when the addon loads.
+  const off = childSummary('support/cpu-cache-child.ts', [], 60_000, { HEXA_TORCH_NO_CPU_CACHING: '1' });
+  expect(off).toEqual({ enabled: false, cachedBytes: 0, inUseBytes: 0, limitBytes: 0, hits: 0, misses: 0, newHits: 0, newMisses: 0, allZero: true });
+  for (const value of ['0', '']) {
+    // The cache on: the second 4 MiB tensor reuses the first one's freed block.
+    const on = childSummary('support/cpu-cache-child.ts', [], 60_000, { HEXA_TORCH_NO_CPU_CACHING: value });
+    expect(on).toMatchObject({ enabled: true, allZero: true });
+    expect(on.newHits).toBeGreaterThanOrEqual(1);
+    expect(on.limitBytes).toBeGreaterThan(0);
+  }
+  expect(cpu.cacheStats().enabled).toBe(true);
 });
 
 it("LibTorch's profiler records the ops between start and stop, nested by interval", async () => {

@@ -172,11 +172,12 @@ Napi::Value LiveTensorCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount(info.Env())));
 }
 
-// cpuCacheStats() -> { cachedBytes, inUseBytes, limitBytes, hits, misses } of the CPU caching
+// cpuCacheStats() -> { enabled, cachedBytes, inUseBytes, limitBytes, hits, misses } of the CPU caching
 // allocator (native/runtime/cpu_caching_allocator.h), like torch.cuda.memory_stats for the CPU.
 Napi::Value CpuCacheStats(const Napi::CallbackInfo& info) {
   const runtime::CpuCacheStats s = runtime::GetCpuCacheStats();
   Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("enabled", s.enabled);
   out.Set("cachedBytes", static_cast<double>(s.cachedBytes));
   out.Set("inUseBytes", static_cast<double>(s.inUseBytes));
   out.Set("limitBytes", static_cast<double>(s.limitBytes));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -95,7 +96,7 @@ class CpuCachingAllocator final : public c10::Allocator {
 
   CpuCacheStats Stats() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {cached_, inUse_, limit_, hits_, misses_};
+    return {true, cached_, inUse_, limit_, hits_, misses_};
   }
 
  private:
@@ -144,8 +145,14 @@ size_t CpuCacheSizeClass(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+bool CpuCachingDisabledByEnvironment() {
+  const char* v = std::getenv("HEXA_TORCH_NO_CPU_CACHING");
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
 void InstallCpuCachingAllocator() {
   std::call_once(installed, [] {
+    if (CpuCachingDisabledByEnvironment()) return;
     instance = new CpuCachingAllocator(c10::GetCPUAllocator());
     // Priority 1 outranks c10's default CPU allocator (registered at 0).
     c10::SetCPUAllocator(instance, /*priority=*/1);

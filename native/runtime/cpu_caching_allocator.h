@@ -8,6 +8,9 @@
 // training loop that allocates the same shapes every step touches resident memory only. Small
 // blocks (< kMinCachedBytes) go to c10's own allocator as before. A cap bounds what is kept idle;
 // EmptyCache() gives it all back.
+//
+// HEXA_TORCH_NO_CPU_CACHING=1 (as PyTorch's PYTORCH_NO_CUDA_MEMORY_CACHING=1 for CUDA) leaves
+// c10's own allocator in place: for telling a memory fault of the allocator from one elsewhere.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +18,7 @@
 namespace hexa::runtime {
 
 struct CpuCacheStats {
+  bool enabled = false;         // installed (not turned off by HEXA_TORCH_NO_CPU_CACHING=1)
   uint64_t cachedBytes = 0;     // idle in the cache
   uint64_t inUseBytes = 0;      // handed out by the cache (large blocks only)
   uint64_t limitBytes = 0;      // most bytes kept idle
@@ -24,7 +28,8 @@ struct CpuCacheStats {
 
 inline constexpr size_t kMinCachedBytes = size_t{1} << 20;
 
-// Registers the allocator with c10 (idempotent). Tensors allocated before keep their deleter.
+// Registers the allocator with c10 (idempotent) unless HEXA_TORCH_NO_CPU_CACHING is 1, read at
+// the first call. Tensors allocated before keep their deleter.
 void InstallCpuCachingAllocator();
 // Frees every idle cached block.
 void EmptyCpuCache();

@@ -74,6 +74,10 @@ TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout r
     echo "-- cpu bf16 test: exit $? $(grep -E "^ +Tests " "$OUT/test-cpu-bf16.log" | tr -s ' ')"
     grep -F "[trace]" "$OUT/test-cpu-bf16.log" | tail -2
     symbolize "$OUT/test-cpu-bf16.log"
+    # The same test with LibTorch's own CPU allocator instead of our caching one: a death in
+    # free() that stays points away from the cache.
+    HEXA_TORCH_NO_CPU_CACHING=1 HEXA_TEST_TRACE=1 timeout 90 node node_modules/vitest/vitest.mjs run --no-color -t "on cpu.*bf16" test/train/precision.test.ts > "$OUT/test-cpu-bf16-nocache.log" 2>&1
+    echo "-- cpu bf16 test, HEXA_TORCH_NO_CPU_CACHING=1: exit $? $(grep -E "^ +Tests " "$OUT/test-cpu-bf16-nocache.log" | tr -s ' ')"
     timeout 60 python3 scripts/gpu/bf16_cpu_repro.py 2>&1 | tail -4; echo "python repro exit ${PIPESTATUS[0]}"
   fi
   if [[ $PARTS == *bench* ]]; then

@@ -4,9 +4,10 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'vitest';
 
-export function childSummary(script: string, args: string[], timeout: number): Record<string, unknown> {
+export function childSummary(script: string, args: string[], timeout: number, env: Record<string, string> = {}): Record<string, unknown> {
   const root = path.join(__dirname, '..', '..');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'test', script), ...args], { encoding: 'utf8', timeout, cwd: root });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'test', script), ...args],
+    { encoding: 'utf8', timeout, cwd: root, env: { ...process.env, ...env } });
   expect(r.signal, r.stderr).toBeNull();
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
