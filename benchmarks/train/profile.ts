@@ -2,7 +2,9 @@
 // LibTorch's profiler on both sides (hexa.profiler here, torch.profiler in
 // benchmarks/train/peers/moco_step.py), the same iterations, self time per op name (time in
 // an op minus the ops it calls), summed over the profiled iterations and divided by them.
-//   npx tsx benchmarks/train/profile.ts [method=hexa-moco] [batch=64] [width=16] [iters=5] [top=25]
+//   npx tsx benchmarks/train/profile.ts [method=hexa-moco] [batch=64] [width=16] [iters=5] [top=25] [precision=fp32]
+// precision bf16: ours with precision 'bf16', the peers with bf16 autocast (the tuned one also
+// channels_last, as step.ts's bf16 peer).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Generator, profiler, rand } from '../../lib/index.js';
@@ -14,6 +16,8 @@ import { environment, runPeer, tunedPeerEnv } from '../harness.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const method = (process.argv[2] ?? 'hexa-moco') as 'moco' | 'hexa-moco';
 const [n, width, iters, top] = [64, 16, 5, 25].map((d, i) => Number(process.argv[3 + i] ?? d));
+const precision = process.argv[7] ?? 'fp32';
+if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`profile.ts: precision must be 'fp32' or 'bf16', got '${precision}'`);
 const size = 32, queueSize = 4096;
 
 /** Self time per op name (µs per iteration) and call counts, from nested op intervals. */
@@ -41,7 +45,7 @@ export function selfTimes(ops: ProfiledOp[], iterations: number): Map<string, { 
 }
 
 console.log(environment());
-const model = await TrainerModel.create(resolveConfig({ method, width, moco: { queueSize }, batchSize: n }), { viewSize: size, datasetSize: n });
+const model = await TrainerModel.create(resolveConfig({ method, width, moco: { queueSize }, batchSize: n, precision }), { viewSize: size, datasetSize: n });
 const g = new Generator(0);
 const vq = await rand([n, 3, size, size], { generator: g });
 const vk = await rand([n, 3, size, size], { generator: g });
@@ -54,9 +58,14 @@ const oursOps = await profiler.stop();
 model.dispose();
 
 const args = [method, String(n), String(width), String(size), String(queueSize), String(iters), 'cpu', 'profile'];
+const bf16 = precision === 'bf16' ? ['bf16'] : [];
 const peers = [
-  { name: 'PyTorch', r: runPeer(path.join(here, 'peers', 'moco_step.py'), args) },
-  (() => { const t = tunedPeerEnv(); return { name: `PyTorch+${t.name}`, r: runPeer(path.join(here, 'peers', 'moco_step.py'), args, t.env) }; })(),
+  { name: `PyTorch${bf16.length ? '+bf16' : ''}`, r: runPeer(path.join(here, 'peers', 'moco_step.py'), [...args, ...bf16]) },
+  (() => {
+    const t = tunedPeerEnv();
+    const flags = bf16.length ? ['channels_last', 'bf16'] : [];
+    return { name: `PyTorch+${t.name}${flags.length ? '+cl+bf16' : ''}`, r: runPeer(path.join(here, 'peers', 'moco_step.py'), [...args, ...flags], t.env) };
+  })(),
 ];
 const toOps = (rows: Array<[string, number, number, number]>): ProfiledOp[] => rows.map(([name, startUs, endUs, thread]) => ({ name, startUs, endUs, thread }));
 const tables = [{ name: 'ours', wall: oursWall, self: selfTimes(oursOps, iters) },
@@ -65,7 +74,7 @@ const tables = [{ name: 'ours', wall: oursWall, self: selfTimes(oursOps, iters) 
 const names = [...new Set(tables.flatMap((t) => [...t.self.keys()]))];
 const total = (t: (typeof tables)[number]) => [...t.self.values()].reduce((s, v) => s + v.us, 0);
 names.sort((a, b) => Math.max(...tables.map((t) => t.self.get(b)?.us ?? 0)) - Math.max(...tables.map((t) => t.self.get(a)?.us ?? 0)));
-console.log(`\n## ${method} iteration, batch ${n}, ResNet-18 w${width}, K=${queueSize}: self time per op (ms per iteration, calls)`);
+console.log(`\n## ${method} iteration (${precision}), batch ${n}, ResNet-18 w${width}, K=${queueSize}: self time per op (ms per iteration, calls)`);
 console.log(['op'.padEnd(44), ...tables.map((t) => t.name.padStart(22))].join(' | '));
 for (const name of names.slice(0, top)) {
   console.log([name.slice(0, 44).padEnd(44), ...tables.map((t) => {

@@ -2,6 +2,8 @@
 // (batch_norm_act_cpu.cpp), and the running statistics.
 #include "kernels/batch_norm_act.h"
 
+#include <c10/util/BFloat16.h>
+
 #include <cmath>
 #include <vector>
 
@@ -17,12 +19,23 @@ void CheckChannelVector(const at::Tensor& t, int64_t channels, const char* name)
               "batchNormAct: ", name, " must be a contiguous float32 CPU tensor of ", channels, " values");
 }
 
-// A tensor with x's shape laid out as x is (same strides), copied only when it is not.
+bool ActivationType(at::ScalarType t) { return t == at::kFloat || t == at::kBFloat16; }
+
+// A tensor with x's shape, dtype and layout (same strides), copied only when it is not.
 at::Tensor LikeX(const at::Tensor& t, const at::Tensor& x, const char* name) {
-  TORCH_CHECK(t.sizes() == x.sizes() && t.scalar_type() == at::kFloat && t.is_cpu(), "batchNormAct: ", name,
-              " must be a float32 CPU tensor of x's shape ", x.sizes(), ", got ", t.sizes());
-  if (t.strides() == x.strides()) return t;
-  return x.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t.contiguous();
+  TORCH_CHECK(t.sizes() == x.sizes() && ActivationType(t.scalar_type()) && t.is_cpu(), "batchNormAct: ", name,
+              " must be a float32 or bfloat16 CPU tensor of x's shape ", x.sizes(), ", got ", t.sizes(), " ",
+              t.scalar_type());
+  const at::Tensor typed = t.to(x.scalar_type());
+  if (typed.strides() == x.strides()) return typed;
+  return x.dim() == 4 ? typed.contiguous(at::MemoryFormat::ChannelsLast) : typed.contiguous();
+}
+
+// Calls body(T{}) with T the C++ type of x's activations (float or c10::BFloat16).
+template <class Body>
+auto WithActivationType(const at::Tensor& x, Body body) {
+  if (x.scalar_type() == at::kBFloat16) return body(c10::BFloat16{});
+  return body(float{});
 }
 
 at::Tensor FloatVector(const std::vector<float>& v) {
@@ -32,11 +45,11 @@ at::Tensor FloatVector(const std::vector<float>& v) {
 }  // namespace
 
 bool batchNormActSupported(const at::Tensor& x, const std::optional<at::Tensor>& residual) {
-  if (!x.defined() || !x.is_cpu() || x.scalar_type() != at::kFloat) return false;
+  if (!x.defined() || !x.is_cpu() || !ActivationType(x.scalar_type())) return false;
   if (x.dim() == 4 && !x.is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
   if (x.dim() == 2 && !x.is_contiguous()) return false;
   if (x.dim() != 4 && x.dim() != 2) return false;
-  if (residual && !(residual->is_cpu() && residual->scalar_type() == at::kFloat && residual->sizes() == x.sizes()))
+  if (residual && !(residual->is_cpu() && residual->scalar_type() == x.scalar_type() && residual->sizes() == x.sizes()))
     return false;
   return x.size(1) > 0 && Rows(x) > 1;
 }
@@ -45,8 +58,8 @@ BatchNormActForward batchNormActForward(const at::Tensor& x, const at::Tensor& w
                                         const std::optional<at::Tensor>& residual, bool relu, double eps,
                                         const at::Tensor& runningMean, const at::Tensor& runningVar, double momentum) {
   TORCH_CHECK(batchNormActSupported(x),
-              "batchNormAct: x must be a float32 CPU tensor, channels-last 4-D or contiguous 2-D, with more than one "
-              "value per channel");
+              "batchNormAct: x must be a float32 or bfloat16 CPU tensor, channels-last 4-D or contiguous 2-D, with more "
+              "than one value per channel");
   TORCH_CHECK(eps > 0 && momentum >= 0 && momentum <= 1, "batchNormAct: eps must be > 0 and momentum in [0, 1]");
   const int64_t channels = x.size(1), rows = Rows(x);
   CheckChannelVector(weight, channels, "weight");
@@ -59,10 +72,14 @@ BatchNormActForward batchNormActForward(const at::Tensor& x, const at::Tensor& w
   at::Tensor r;
   if (residual) r = LikeX(*residual, x, "residual");
 
-  const float* xp = x.const_data_ptr<float>();
-  const std::vector<float> shift(xp, xp + channels);  // row 0: close to the mean, so no cancellation
+  std::vector<float> shift(channels);  // row 0: close to the mean, so no cancellation
   std::vector<double> s1(channels), s2(channels);
-  detail::batchNormActStatsCpu(xp, rows, channels, s1.data(), s2.data(), shift.data());
+  WithActivationType(x, [&](auto type) {
+    using T = decltype(type);
+    const T* xp = x.const_data_ptr<T>();
+    for (int64_t c = 0; c < channels; ++c) shift[c] = static_cast<float>(xp[c]);
+    detail::batchNormActStatsCpu(xp, rows, channels, s1.data(), s2.data(), shift.data());
+  });
 
   const float* w = weight.const_data_ptr<float>();
   const float* b = bias.const_data_ptr<float>();
@@ -88,8 +105,11 @@ BatchNormActForward batchNormActForward(const at::Tensor& x, const at::Tensor& w
     }
   }
   BatchNormActForward out{at::empty_like(x), FloatVector(mean), FloatVector(invstd)};
-  detail::batchNormActApplyCpu(xp, r.defined() ? r.const_data_ptr<float>() : nullptr, out.out.mutable_data_ptr<float>(),
-                               rows, channels, scale.data(), offset.data(), relu);
+  WithActivationType(x, [&](auto type) {
+    using T = decltype(type);
+    detail::batchNormActApplyCpu(x.const_data_ptr<T>(), r.defined() ? r.const_data_ptr<T>() : nullptr,
+                                 out.out.mutable_data_ptr<T>(), rows, channels, scale.data(), offset.data(), relu);
+  });
   return out;
 }
 
@@ -99,7 +119,8 @@ BatchNormActGrads batchNormActBackward(const at::Tensor& gradOut, const at::Tens
   TORCH_CHECK(batchNormActSupported(x), "batchNormActBackward: x must be what batchNormActForward took");
   const int64_t channels = x.size(1), rows = Rows(x);
   const at::Tensor dy = LikeX(gradOut, x, "gradOut");
-  TORCH_CHECK(y.strides() == x.strides() && y.sizes() == x.sizes(), "batchNormActBackward: y must be the forward's output");
+  TORCH_CHECK(y.strides() == x.strides() && y.sizes() == x.sizes() && y.scalar_type() == x.scalar_type(),
+              "batchNormActBackward: y must be the forward's output");
   CheckChannelVector(weight, channels, "weight");
   CheckChannelVector(mean, channels, "mean");
   CheckChannelVector(invstd, channels, "invstd");
@@ -108,8 +129,11 @@ BatchNormActGrads batchNormActBackward(const at::Tensor& gradOut, const at::Tens
   const float* w = weight.const_data_ptr<float>();
 
   std::vector<double> sg(channels), sgx(channels);
-  detail::batchNormActGradSumsCpu(dy.const_data_ptr<float>(), x.const_data_ptr<float>(), y.const_data_ptr<float>(),
-                                  rows, channels, m, relu, sg.data(), sgx.data());
+  WithActivationType(x, [&](auto type) {
+    using T = decltype(type);
+    detail::batchNormActGradSumsCpu(dy.const_data_ptr<T>(), x.const_data_ptr<T>(), y.const_data_ptr<T>(), rows,
+                                    channels, m, relu, sg.data(), sgx.data());
+  });
   BatchNormActGrads grads;
   if (mask[1]) {
     std::vector<float> dw(channels);
@@ -130,10 +154,13 @@ BatchNormActGrads batchNormActBackward(const at::Tensor& gradOut, const at::Tens
     }
     at::Tensor dx = at::empty_like(x);
     if (residual) grads.residual = at::empty_like(x);
-    detail::batchNormActGradInputCpu(dy.const_data_ptr<float>(), x.const_data_ptr<float>(), y.const_data_ptr<float>(),
-                                     dx.mutable_data_ptr<float>(),
-                                     residual ? grads.residual.mutable_data_ptr<float>() : nullptr, rows, channels, m,
-                                     k1.data(), k2.data(), k3.data(), relu);
+    WithActivationType(x, [&](auto type) {
+      using T = decltype(type);
+      detail::batchNormActGradInputCpu(dy.const_data_ptr<T>(), x.const_data_ptr<T>(), y.const_data_ptr<T>(),
+                                       dx.mutable_data_ptr<T>(),
+                                       residual ? grads.residual.mutable_data_ptr<T>() : nullptr, rows, channels, m,
+                                       k1.data(), k2.data(), k3.data(), relu);
+    });
     if (mask[0]) grads.input = dx;
   }
   return grads;

@@ -1,5 +1,8 @@
 // Training-mode BatchNorm fused with what follows it in a ResNet block: the residual add and
-// the ReLU, y = relu(γ·(x − μ_B)·σ_B⁻¹ + β + r), on channels-last (NHWC) float32 activations.
+// the ReLU, y = relu(γ·(x − μ_B)·σ_B⁻¹ + β + r), on channels-last (NHWC) float32 or bfloat16
+// activations (the parameters, statistics and running statistics float32 either way, as ATen's
+// mixed-type BatchNorm under bf16 autocast; bfloat16 values are computed in float32 and
+// rounded once, where ATen's composition rounds after the BatchNorm and again after the add).
 //
 // Why: the profile of a HEXA_MoCo step (docs/performance.md) puts BatchNorm, ReLU and the add
 // at ~20% of its time and ~half of its ~2,100 OpenMP parallel regions: ATen's channels-last
@@ -21,13 +24,14 @@
 
 namespace hexa::kernels {
 
-// Whether x (the BatchNorm input) and the residual can take the fused path: x CPU float32 with
-// channels-last memory (4-D) or a contiguous [N, C], more than one value per channel; the
-// residual CPU float32 of x's shape (laid out otherwise than x, it is copied once).
+// Whether x (the BatchNorm input) and the residual can take the fused path: x CPU float32 or
+// bfloat16 with channels-last memory (4-D) or a contiguous [N, C], more than one value per
+// channel; the residual a CPU tensor of x's dtype and shape (laid out otherwise than x, it is
+// copied once).
 bool batchNormActSupported(const at::Tensor& x, const std::optional<at::Tensor>& residual = std::nullopt);
 
 struct BatchNormActForward {
-  at::Tensor out;     // y, the shape and memory format of x
+  at::Tensor out;     // y, the shape, dtype and memory format of x
   at::Tensor mean;    // float32 [C]: the batch mean
   at::Tensor invstd;  // float32 [C]: 1 / sqrt(biased batch variance + eps)
 };
@@ -50,16 +54,21 @@ BatchNormActGrads batchNormActBackward(const at::Tensor& gradOut, const at::Tens
                                        bool relu, bool residual, std::array<bool, 3> mask);
 
 namespace detail {
-// The CPU kernels over rows of C channels (x viewed as [rows, C], contiguous).
-void batchNormActStatsCpu(const float* x, int64_t rows, int64_t channels, double* sum, double* sumSquares,
+// The CPU kernels over rows of C channels (x viewed as [rows, C], contiguous), for T float or
+// c10::BFloat16 (instantiated in batch_norm_act_cpu.cpp).
+template <class T>
+void batchNormActStatsCpu(const T* x, int64_t rows, int64_t channels, double* sum, double* sumSquares,
                           const float* shift);
-void batchNormActApplyCpu(const float* x, const float* residual, float* out, int64_t rows, int64_t channels,
-                          const float* scale, const float* offset, bool relu);
-void batchNormActGradSumsCpu(const float* gradOut, const float* x, const float* y, int64_t rows, int64_t channels,
+template <class T>
+void batchNormActApplyCpu(const T* x, const T* residual, T* out, int64_t rows, int64_t channels, const float* scale,
+                          const float* offset, bool relu);
+template <class T>
+void batchNormActGradSumsCpu(const T* gradOut, const T* x, const T* y, int64_t rows, int64_t channels,
                              const float* mean, bool relu, double* sumGrad, double* sumGradCentered);
-void batchNormActGradInputCpu(const float* gradOut, const float* x, const float* y, float* gradInput,
-                              float* gradResidual, int64_t rows, int64_t channels, const float* mean,
-                              const float* k1, const float* k2, const float* k3, bool relu);
+template <class T>
+void batchNormActGradInputCpu(const T* gradOut, const T* x, const T* y, T* gradInput, T* gradResidual, int64_t rows,
+                              int64_t channels, const float* mean, const float* k1, const float* k2, const float* k3,
+                              bool relu);
 }  // namespace detail
 
 }  // namespace hexa::kernels

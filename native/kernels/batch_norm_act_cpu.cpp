@@ -1,7 +1,9 @@
 // The fused BatchNorm + add + ReLU on the CPU (batch_norm_act.h): each function is one
 // parallel region over rows of C channels. Reductions accumulate in float64 per thread (one
-// slot per OpenMP thread, merged in thread order afterwards).
+// slot per OpenMP thread, merged in thread order afterwards). Activations are float32 or
+// bfloat16 (read into float32, computed there, rounded once to nearest even on the way out).
 #include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
 
 #include <algorithm>
 #include <vector>
@@ -38,76 +40,171 @@ struct ThreadSums {
   std::vector<double> data;
 };
 
-// Four channels at a time: float lanes, widened to float64 lanes for the sums. Written with
-// GCC vector types because plain loops here stay scalar (float -> double conversions) and
-// branch on the ReLU's mask (a mispredicted branch per element); these are branch-free.
+// Written with GCC vector types because plain loops here stay scalar (float -> double
+// conversions) and branch on the ReLU's mask (a mispredicted branch per element); these are
+// branch-free. Element-wise passes take 8 channels at a time in float32 lanes; reductions 4,
+// widened to float64 lanes (a 32-byte vector each: GCC spills wider ones to the stack).
+constexpr int64_t kLanes = 8;
+typedef float F8 __attribute__((vector_size(32)));
+typedef float F8u __attribute__((vector_size(32), aligned(4), __may_alias__));
 typedef float F4 __attribute__((vector_size(16)));
 typedef float F4u __attribute__((vector_size(16), aligned(4), __may_alias__));
 typedef double D4 __attribute__((vector_size(32)));
 typedef double D4u __attribute__((vector_size(32), aligned(8), __may_alias__));
-HEXA_ALWAYS_INLINE F4 LoadF(const float* p) { return *reinterpret_cast<const F4u*>(p); }
-HEXA_ALWAYS_INLINE void StoreF(float* p, F4 v) { *reinterpret_cast<F4u*>(p) = v; }
+HEXA_ALWAYS_INLINE F8 LoadF(const float* p) { return *reinterpret_cast<const F8u*>(p); }
+HEXA_ALWAYS_INLINE void StoreF(float* p, F8 v) { *reinterpret_cast<F8u*>(p) = v; }
+HEXA_ALWAYS_INLINE F4 LoadF4(const float* p) { return *reinterpret_cast<const F4u*>(p); }
 HEXA_ALWAYS_INLINE D4 LoadD(const double* p) { return *reinterpret_cast<const D4u*>(p); }
 HEXA_ALWAYS_INLINE void StoreD(double* p, D4 v) { *reinterpret_cast<D4u*>(p) = v; }
 HEXA_ALWAYS_INLINE D4 Widen(F4 v) { return __builtin_convertvector(v, D4); }
 
-// Row by row over [r0, r1): vec(i, c) for each group of 4 channels starting at element i,
-// channel c, then one(i, c) for each channel left over.
+// bfloat16 is the upper half of a float32: widening is a shift; narrowing rounds to nearest
+// even as c10::BFloat16 does (a NaN becomes its quiet NaN 0x7FC0).
+typedef uint16_t H8 __attribute__((vector_size(16)));
+typedef uint16_t H8u __attribute__((vector_size(16), aligned(2), __may_alias__));
+typedef uint32_t U8 __attribute__((vector_size(32)));
+typedef uint16_t H4u __attribute__((vector_size(8), aligned(2), __may_alias__));
+typedef uint32_t U4 __attribute__((vector_size(16)));
+HEXA_ALWAYS_INLINE F8 LoadF(const c10::BFloat16* p) {
+  return reinterpret_cast<F8>(__builtin_convertvector(*reinterpret_cast<const H8u*>(p), U8) << 16);
+}
+HEXA_ALWAYS_INLINE F4 LoadF4(const c10::BFloat16* p) {
+  return reinterpret_cast<F4>(__builtin_convertvector(*reinterpret_cast<const H4u*>(p), U4) << 16);
+}
+HEXA_ALWAYS_INLINE void StoreF(c10::BFloat16* p, F8 v) {
+  const U8 bits = reinterpret_cast<U8>(v);
+  const U8 rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  const U8 quietNaN = {0x7FC0u, 0x7FC0u, 0x7FC0u, 0x7FC0u, 0x7FC0u, 0x7FC0u, 0x7FC0u, 0x7FC0u};
+  *reinterpret_cast<H8u*>(p) = __builtin_convertvector(v != v ? quietNaN : rounded, H8);
+}
+// One element: float32 as it is, bfloat16 through c10's conversions (the same rounding).
+HEXA_ALWAYS_INLINE float Get(const float* p, int64_t i) { return p[i]; }
+HEXA_ALWAYS_INLINE float Get(const c10::BFloat16* p, int64_t i) { return static_cast<float>(p[i]); }
+HEXA_ALWAYS_INLINE void Put(float* p, int64_t i, float v) { p[i] = v; }
+HEXA_ALWAYS_INLINE void Put(c10::BFloat16* p, int64_t i, float v) { p[i] = c10::BFloat16(v); }
+
+// Element-wise passes, row by row over [r0, r1): vec(i, c) for each group of 8 channels
+// starting at element i, channel c, then one(i, c) for each channel left over.
 template <class Vec, class One>
 HEXA_ALWAYS_INLINE void ForRows(int64_t r0, int64_t r1, int64_t C, Vec vec, One one) {
-  const int64_t C4 = C & ~int64_t{3};
+  const int64_t C8 = C - C % kLanes;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t o = r * C;
     int64_t c = 0;
-    for (; c < C4; c += 4) vec(o + c, c);
+    for (; c < C8; c += kLanes) vec(o + c, c);
     for (; c < C; ++c) one(o + c, c);
   }
 }
 
-HEXA_CPU_CLONES void StatsRows(const float* x, int64_t r0, int64_t r1, int64_t C, const float* shift, double* s1,
-                               double* s2) {
-  ForRows(
-      r0, r1, C,
+// Reductions: two per-channel float64 sums over rows [r0, r1) of terms(i, c) -> {p, q} (4
+// channels from element i) and one(i, c) -> {p, q} (one channel), added into s1 and s2 row
+// after row. The sums of 16 channels stay in registers over a block of rows (eight
+// independent add chains) and go back to s1 / s2 between blocks: every channel's additions
+// are the same, in the same order, as adding each row into s1 / s2 in memory, which is what
+// these passes did before, slower (each add waited on the store before it).
+constexpr int64_t kSumLanes = 4, kBlockRows = 64;
+
+struct Pair4 {
+  D4 p, q;
+};
+struct Pair1 {
+  double p, q;
+};
+
+template <class Terms, class One>
+HEXA_ALWAYS_INLINE void SumRows(int64_t r0, int64_t r1, int64_t C, double* s1, double* s2, Terms terms, One one) {
+  for (int64_t rb = r0; rb < r1; rb += kBlockRows) {
+    const int64_t re = std::min(r1, rb + kBlockRows);
+    int64_t c = 0;
+    for (; c + 4 * kSumLanes <= C; c += 4 * kSumLanes) {
+      D4 a[4], b[4];
+      for (int k = 0; k < 4; ++k) {
+        a[k] = LoadD(s1 + c + k * kSumLanes);
+        b[k] = LoadD(s2 + c + k * kSumLanes);
+      }
+      for (int64_t r = rb; r < re; ++r) {
+        for (int k = 0; k < 4; ++k) {
+          const Pair4 t = terms(r * C + c + k * kSumLanes, c + k * kSumLanes);
+          a[k] += t.p;
+          b[k] += t.q;
+        }
+      }
+      for (int k = 0; k < 4; ++k) {
+        StoreD(s1 + c + k * kSumLanes, a[k]);
+        StoreD(s2 + c + k * kSumLanes, b[k]);
+      }
+    }
+    for (; c + kSumLanes <= C; c += kSumLanes) {
+      D4 a = LoadD(s1 + c), b = LoadD(s2 + c);
+      for (int64_t r = rb; r < re; ++r) {
+        const Pair4 t = terms(r * C + c, c);
+        a += t.p;
+        b += t.q;
+      }
+      StoreD(s1 + c, a);
+      StoreD(s2 + c, b);
+    }
+    for (; c < C; ++c) {
+      for (int64_t r = rb; r < re; ++r) {
+        const Pair1 t = one(r * C + c, c);
+        s1[c] += t.p;
+        s2[c] += t.q;
+      }
+    }
+  }
+}
+
+template <class T>
+HEXA_ALWAYS_INLINE void StatsRowsOf(const T* x, int64_t r0, int64_t r1, int64_t C, const float* shift, double* s1,
+                                   double* s2) {
+  SumRows(
+      r0, r1, C, s1, s2,
       [&](int64_t i, int64_t c) {
-        const D4 d = Widen(LoadF(x + i)) - Widen(LoadF(shift + c));
-        StoreD(s1 + c, LoadD(s1 + c) + d);
-        StoreD(s2 + c, LoadD(s2 + c) + d * d);
+        const D4 d = Widen(LoadF4(x + i)) - Widen(LoadF4(shift + c));
+        return Pair4{d, d * d};
       },
       [&](int64_t i, int64_t c) {
-        const double d = static_cast<double>(x[i]) - static_cast<double>(shift[c]);
-        s1[c] += d;
-        s2[c] += d * d;
+        const double d = static_cast<double>(Get(x, i)) - static_cast<double>(shift[c]);
+        return Pair1{d, d * d};
       });
 }
 
 // ReLU as ATen's (clamp_min 0): a NaN stays NaN.
 HEXA_ALWAYS_INLINE float Relu(float v) { return v < 0.f ? 0.f : v; }
-HEXA_ALWAYS_INLINE F4 Relu(F4 v) {
-  const F4 zero = {};
+HEXA_ALWAYS_INLINE F8 Relu(F8 v) {
+  const F8 zero = {};
   return v < zero ? zero : v;
 }
 
-template <bool Residual, bool ReluOn>
-HEXA_ALWAYS_INLINE void ApplyRowsOf(const float* x, const float* res, float* out, int64_t r0, int64_t r1, int64_t C,
+template <bool Residual, bool ReluOn, class T>
+HEXA_ALWAYS_INLINE void ApplyRowsOf(const T* x, const T* res, T* out, int64_t r0, int64_t r1, int64_t C,
                                     const float* a, const float* b) {
   ForRows(
       r0, r1, C,
       [&](int64_t i, int64_t c) {
-        F4 v = LoadF(x + i) * LoadF(a + c) + LoadF(b + c);
+        F8 v = LoadF(x + i) * LoadF(a + c) + LoadF(b + c);
         if constexpr (Residual) v += LoadF(res + i);
         if constexpr (ReluOn) v = Relu(v);
         StoreF(out + i, v);
       },
       [&](int64_t i, int64_t c) {
-        float v = x[i] * a[c] + b[c];
-        if constexpr (Residual) v += res[i];
+        float v = Get(x, i) * a[c] + b[c];
+        if constexpr (Residual) v += Get(res, i);
         if constexpr (ReluOn) v = Relu(v);
-        out[i] = v;
+        Put(out, i, v);
       });
 }
 
 // The gradient reaching the BatchNorm's output: through the ReLU where its output was > 0
 // (as ATen's threshold_backward).
+template <bool ReluOn>
+HEXA_ALWAYS_INLINE F8 Upstream(F8 dy, F8 y) {
+  if constexpr (ReluOn) {
+    const F8 zero = {};
+    return y > zero ? dy : zero;
+  }
+  return dy;
+}
 template <bool ReluOn>
 HEXA_ALWAYS_INLINE F4 Upstream(F4 dy, F4 y) {
   if constexpr (ReluOn) {
@@ -122,44 +219,44 @@ HEXA_ALWAYS_INLINE float Upstream(float dy, float y) {
   return dy;
 }
 
-template <bool ReluOn>
-HEXA_ALWAYS_INLINE void GradSumRowsOf(const float* dy, const float* x, const float* y, int64_t r0, int64_t r1,
-                                      int64_t C, const float* mean, double* sg, double* sgx) {
-  ForRows(
-      r0, r1, C,
+template <bool ReluOn, class T>
+HEXA_ALWAYS_INLINE void GradSumRowsOf(const T* dy, const T* x, const T* y, int64_t r0, int64_t r1, int64_t C,
+                                      const float* mean, double* sg, double* sgx) {
+  SumRows(
+      r0, r1, C, sg, sgx,
       [&](int64_t i, int64_t c) {
-        const D4 g = Widen(Upstream<ReluOn>(LoadF(dy + i), LoadF(y + i)));
-        StoreD(sg + c, LoadD(sg + c) + g);
-        StoreD(sgx + c, LoadD(sgx + c) + g * (Widen(LoadF(x + i)) - Widen(LoadF(mean + c))));
+        const D4 g = Widen(Upstream<ReluOn>(LoadF4(dy + i), LoadF4(y + i)));
+        return Pair4{g, g * (Widen(LoadF4(x + i)) - Widen(LoadF4(mean + c)))};
       },
       [&](int64_t i, int64_t c) {
-        const double g = Upstream<ReluOn>(dy[i], y[i]);
-        sg[c] += g;
-        sgx[c] += g * (static_cast<double>(x[i]) - static_cast<double>(mean[c]));
+        const double g = Upstream<ReluOn>(Get(dy, i), Get(y, i));
+        return Pair1{g, g * (static_cast<double>(Get(x, i)) - static_cast<double>(mean[c]))};
       });
 }
 
-template <bool Residual, bool ReluOn>
-HEXA_ALWAYS_INLINE void GradInputRowsOf(const float* dy, const float* x, const float* y, float* dx, float* dr,
-                                        int64_t r0, int64_t r1, int64_t C, const float* mean, const float* k1,
-                                        const float* k2, const float* k3) {
+template <bool Residual, bool ReluOn, class T>
+HEXA_ALWAYS_INLINE void GradInputRowsOf(const T* dy, const T* x, const T* y, T* dx, T* dr, int64_t r0, int64_t r1,
+                                        int64_t C, const float* mean, const float* k1, const float* k2,
+                                        const float* k3) {
   ForRows(
       r0, r1, C,
       [&](int64_t i, int64_t c) {
-        const F4 g = Upstream<ReluOn>(LoadF(dy + i), LoadF(y + i));
+        const F8 g = Upstream<ReluOn>(LoadF(dy + i), LoadF(y + i));
         if constexpr (Residual) StoreF(dr + i, g);
         StoreF(dx + i, (g - LoadF(k2 + c) - (LoadF(x + i) - LoadF(mean + c)) * LoadF(k3 + c)) * LoadF(k1 + c));
       },
       [&](int64_t i, int64_t c) {
-        const float g = Upstream<ReluOn>(dy[i], y[i]);
-        if constexpr (Residual) dr[i] = g;
-        dx[i] = (g - k2[c] - (x[i] - mean[c]) * k3[c]) * k1[c];
+        const float g = Upstream<ReluOn>(Get(dy, i), Get(y, i));
+        if constexpr (Residual) Put(dr, i, g);
+        Put(dx, i, (g - k2[c] - (Get(x, i) - mean[c]) * k3[c]) * k1[c]);
       });
 }
 
-// One function per kernel compiled for each CPU clone; the variants are inlined into it.
-HEXA_CPU_CLONES void ApplyRows(const float* x, const float* res, float* out, int64_t r0, int64_t r1, int64_t C,
-                               const float* a, const float* b, bool relu) {
+// The variants of each kernel for an activation type, chosen at run time (inlined into the
+// clones below).
+template <class T>
+HEXA_ALWAYS_INLINE void ApplyRowsAs(const T* x, const T* res, T* out, int64_t r0, int64_t r1, int64_t C,
+                                    const float* a, const float* b, bool relu) {
   if (res != nullptr) {
     relu ? ApplyRowsOf<true, true>(x, res, out, r0, r1, C, a, b) : ApplyRowsOf<true, false>(x, res, out, r0, r1, C, a, b);
   } else {
@@ -167,14 +264,16 @@ HEXA_CPU_CLONES void ApplyRows(const float* x, const float* res, float* out, int
   }
 }
 
-HEXA_CPU_CLONES void GradSumRows(const float* dy, const float* x, const float* y, int64_t r0, int64_t r1, int64_t C,
-                                 const float* mean, double* sg, double* sgx, bool relu) {
+template <class T>
+HEXA_ALWAYS_INLINE void GradSumRowsAs(const T* dy, const T* x, const T* y, int64_t r0, int64_t r1, int64_t C,
+                                      const float* mean, double* sg, double* sgx, bool relu) {
   relu ? GradSumRowsOf<true>(dy, x, y, r0, r1, C, mean, sg, sgx) : GradSumRowsOf<false>(dy, x, y, r0, r1, C, mean, sg, sgx);
 }
 
-HEXA_CPU_CLONES void GradInputRows(const float* dy, const float* x, const float* y, float* dx, float* dr, int64_t r0,
-                                   int64_t r1, int64_t C, const float* mean, const float* k1, const float* k2,
-                                   const float* k3, bool relu) {
+template <class T>
+HEXA_ALWAYS_INLINE void GradInputRowsAs(const T* dy, const T* x, const T* y, T* dx, T* dr, int64_t r0, int64_t r1,
+                                        int64_t C, const float* mean, const float* k1, const float* k2,
+                                        const float* k3, bool relu) {
   if (dr != nullptr) {
     relu ? GradInputRowsOf<true, true>(dy, x, y, dx, dr, r0, r1, C, mean, k1, k2, k3)
          : GradInputRowsOf<true, false>(dy, x, y, dx, dr, r0, r1, C, mean, k1, k2, k3);
@@ -184,9 +283,34 @@ HEXA_CPU_CLONES void GradInputRows(const float* dy, const float* x, const float*
   }
 }
 
+// One function per kernel and activation type, compiled for each CPU clone (target_clones
+// takes no templates, so the types are overloads).
+#define HEXA_BN_ACT_CLONES(T)                                                                                         \
+  HEXA_CPU_CLONES void StatsRows(const T* x, int64_t r0, int64_t r1, int64_t C, const float* shift, double* s1,      \
+                                 double* s2) {                                                                       \
+    StatsRowsOf(x, r0, r1, C, shift, s1, s2);                                                                        \
+  }                                                                                                                  \
+  HEXA_CPU_CLONES void ApplyRows(const T* x, const T* res, T* out, int64_t r0, int64_t r1, int64_t C, const float* a, \
+                                 const float* b, bool relu) {                                                        \
+    ApplyRowsAs(x, res, out, r0, r1, C, a, b, relu);                                                                 \
+  }                                                                                                                  \
+  HEXA_CPU_CLONES void GradSumRows(const T* dy, const T* x, const T* y, int64_t r0, int64_t r1, int64_t C,           \
+                                   const float* mean, double* sg, double* sgx, bool relu) {                          \
+    GradSumRowsAs(dy, x, y, r0, r1, C, mean, sg, sgx, relu);                                                         \
+  }                                                                                                                  \
+  HEXA_CPU_CLONES void GradInputRows(const T* dy, const T* x, const T* y, T* dx, T* dr, int64_t r0, int64_t r1,      \
+                                     int64_t C, const float* mean, const float* k1, const float* k2, const float* k3, \
+                                     bool relu) {                                                                    \
+    GradInputRowsAs(dy, x, y, dx, dr, r0, r1, C, mean, k1, k2, k3, relu);                                            \
+  }
+HEXA_BN_ACT_CLONES(float)
+HEXA_BN_ACT_CLONES(c10::BFloat16)
+#undef HEXA_BN_ACT_CLONES
+
 }  // namespace
 
-void batchNormActStatsCpu(const float* x, int64_t rows, int64_t channels, double* sum, double* sumSquares,
+template <class T>
+void batchNormActStatsCpu(const T* x, int64_t rows, int64_t channels, double* sum, double* sumSquares,
                           const float* shift) {
   ThreadSums sums(channels, 2);
   at::parallel_for(0, rows, RowGrain(channels), [&](int64_t begin, int64_t end) {
@@ -196,14 +320,16 @@ void batchNormActStatsCpu(const float* x, int64_t rows, int64_t channels, double
   sums.merge(1, sumSquares);
 }
 
-void batchNormActApplyCpu(const float* x, const float* residual, float* out, int64_t rows, int64_t channels,
-                          const float* scale, const float* offset, bool relu) {
+template <class T>
+void batchNormActApplyCpu(const T* x, const T* residual, T* out, int64_t rows, int64_t channels, const float* scale,
+                          const float* offset, bool relu) {
   at::parallel_for(0, rows, RowGrain(channels), [&](int64_t begin, int64_t end) {
     ApplyRows(x, residual, out, begin, end, channels, scale, offset, relu);
   });
 }
 
-void batchNormActGradSumsCpu(const float* gradOut, const float* x, const float* y, int64_t rows, int64_t channels,
+template <class T>
+void batchNormActGradSumsCpu(const T* gradOut, const T* x, const T* y, int64_t rows, int64_t channels,
                              const float* mean, bool relu, double* sumGrad, double* sumGradCentered) {
   ThreadSums sums(channels, 2);
   at::parallel_for(0, rows, RowGrain(channels), [&](int64_t begin, int64_t end) {
@@ -213,12 +339,24 @@ void batchNormActGradSumsCpu(const float* gradOut, const float* x, const float* 
   sums.merge(1, sumGradCentered);
 }
 
-void batchNormActGradInputCpu(const float* gradOut, const float* x, const float* y, float* gradInput,
-                              float* gradResidual, int64_t rows, int64_t channels, const float* mean,
-                              const float* k1, const float* k2, const float* k3, bool relu) {
+template <class T>
+void batchNormActGradInputCpu(const T* gradOut, const T* x, const T* y, T* gradInput, T* gradResidual, int64_t rows,
+                              int64_t channels, const float* mean, const float* k1, const float* k2, const float* k3,
+                              bool relu) {
   at::parallel_for(0, rows, RowGrain(channels), [&](int64_t begin, int64_t end) {
     GradInputRows(gradOut, x, y, gradInput, gradResidual, begin, end, channels, mean, k1, k2, k3, relu);
   });
 }
+
+#define HEXA_BN_ACT_INSTANTIATE(T)                                                                                   \
+  template void batchNormActStatsCpu<T>(const T*, int64_t, int64_t, double*, double*, const float*);                 \
+  template void batchNormActApplyCpu<T>(const T*, const T*, T*, int64_t, int64_t, const float*, const float*, bool); \
+  template void batchNormActGradSumsCpu<T>(const T*, const T*, const T*, int64_t, int64_t, const float*, bool,       \
+                                           double*, double*);                                                        \
+  template void batchNormActGradInputCpu<T>(const T*, const T*, const T*, T*, T*, int64_t, int64_t, const float*,    \
+                                            const float*, const float*, const float*, bool);
+HEXA_BN_ACT_INSTANTIATE(float)
+HEXA_BN_ACT_INSTANTIATE(c10::BFloat16)
+#undef HEXA_BN_ACT_INSTANTIATE
 
 }  // namespace hexa::kernels::detail

@@ -37,7 +37,7 @@ class BatchNorm2dImpl : public torch::nn::Module {
   BatchNorm2dImpl(int64_t channels, bool auxiliary);
   torch::Tensor forward(const torch::Tensor& x);
   // relu(forward(x) + residual) (either part optional), as a ResNet block ends. Training-mode
-  // passes on channels-last float32 CPU activations run fused (kernels/batch_norm_act.h: 2
+  // passes on channels-last float32 or bfloat16 CPU activations run fused (kernels/batch_norm_act.h: 2
   // parallel regions forward and 2 backward instead of ~10); others compose ATen's ops.
   torch::Tensor forwardAct(const torch::Tensor& x, const std::optional<torch::Tensor>& residual, bool relu);
 

@@ -4,6 +4,10 @@
 #include <ATen/ATen.h>
 #include <torch/torch.h>
 
+#include <c10/util/BFloat16.h>
+
+#include <cstring>
+
 #include "harness/harness.h"
 #include "kernels/batch_norm_act.h"
 #include "kernels/batch_norm_act_autograd.h"
@@ -82,6 +86,9 @@ HEXA_TEST(batch_norm_act, channel_counts_off_the_vector_width_and_without_parts)
   CheckCase({{4, 13, 3, 3}, false, true, 0.0});
   CheckCase({{4, 16, 3, 3}, true, false, 0.3});
   CheckCase({{4, 5, 2, 2}, false, false, 0.1});
+  // 43 channels: two 16-channel blocks of the reductions, an 8-channel one and 3 left over.
+  CheckCase({{6, 43, 3, 3}, true, true, 0.1});
+  CheckCase({{9, 43}, false, true, 0.1});
 }
 
 HEXA_TEST(batch_norm_act, two_dimensional_rows) { CheckCase({{33, 12}, false, true, 0.1}); }
@@ -89,6 +96,92 @@ HEXA_TEST(batch_norm_act, two_dimensional_rows) { CheckCase({{33, 12}, false, tr
 HEXA_TEST(batch_norm_act, many_rows_split_over_threads_give_the_same_statistics) {
   // Enough rows for several parallel chunks: the per-thread float64 sums merge to ATen's.
   CheckCase({{16, 8, 32, 32}, true, true, 0.1});
+}
+
+// bfloat16 activations, as bf16 autocast gives them (float32 parameters and statistics). The
+// reference is float64 from the same bfloat16 values: ours computes in float32 and rounds once,
+// so it is within one rounding of bfloat16 (2^-8 relative) of the exact value.
+void CheckBf16Case(const Case& c) {
+  const int64_t channels = c.shape[1];
+  const at::Tensor x = Input(c.shape, 11).to(at::kBFloat16);
+  const at::Tensor w = at::rand({channels}, Gen(12), at::kFloat) + 0.5, b = at::randn({channels}, Gen(13), at::kFloat);
+  const at::Tensor r = (Input(c.shape, 14) - 3).to(at::kBFloat16);
+  const at::Tensor dy = (Input(c.shape, 15) - 3).to(at::kBFloat16);
+  at::Tensor rm = at::randn({channels}, Gen(16), at::kFloat), rv = at::rand({channels}, Gen(17), at::kFloat) + 0.5;
+  const double eps = 1e-5;
+  EXPECT(x.strides() == Input(c.shape, 11).strides());  // the layout survives the conversion
+
+  auto leaf = [](const at::Tensor& t) { return t.to(at::kDouble).detach().requires_grad_(true); };
+  at::Tensor x64 = leaf(x), w64 = leaf(w), b64 = leaf(b), r64 = leaf(r);
+  at::Tensor rm64 = rm.to(at::kDouble), rv64 = rv.to(at::kDouble);
+  at::Tensor ref = at::batch_norm(x64, w64, b64, rm64, rv64, true, c.momentum, eps, false);
+  if (c.residual) ref = ref + r64;
+  if (c.relu) ref = at::relu(ref);
+  ref.backward(dy.to(at::kDouble));
+  // ATen's own bfloat16 composition (what the model ran before the fused path took bfloat16).
+  at::Tensor aten = at::batch_norm(x, w, b, {}, {}, true, 0.0, eps, false);
+  if (c.residual) aten = aten + r;
+  if (c.relu) aten = at::relu(aten);
+
+  at::Tensor xs = x.detach().requires_grad_(true), ws = w.detach().requires_grad_(true),
+             bs = b.detach().requires_grad_(true), rs = r.detach().requires_grad_(true);
+  at::Tensor y = BatchNormActFunction::apply(xs, ws, bs, c.residual ? std::optional<at::Tensor>(rs) : std::nullopt, rm,
+                                             rv, c.momentum, eps, c.relu);
+  EXPECT(y.scalar_type() == at::kBFloat16);
+  EXPECT(y.strides() == x.strides());
+  const double bf16Rounding = 1.0 / 256;  // 2^-8: half a unit in the last place, with room for float32's
+  EXPECT_CLOSE(y, ref.detach(), bf16Rounding, 1e-5);
+  EXPECT_CLOSE(y, aten, 2 * bf16Rounding, 1e-2);  // ATen rounds twice (after the BatchNorm and after the add)
+  y.backward(dy);
+  EXPECT(xs.grad().scalar_type() == at::kBFloat16 && ws.grad().scalar_type() == at::kFloat);
+  // dx cancels (g − mean(g) − ...): its rounding is relative to the gradient's scale, not each value.
+  const double dxScale = x64.grad().abs().max().item<double>();
+  EXPECT_CLOSE(xs.grad(), x64.grad(), bf16Rounding, 1e-3 * dxScale);
+  EXPECT_CLOSE(ws.grad(), w64.grad(), 1e-4, 1e-3);  // float32 sums of exact bfloat16 products
+  EXPECT_CLOSE(bs.grad(), b64.grad(), 1e-4, 1e-3);
+  if (c.residual) EXPECT_CLOSE(rs.grad(), r64.grad(), 0, 1e-6);  // dy itself where the ReLU passed it
+  if (c.momentum > 0) {
+    EXPECT_CLOSE(rm, rm64, 1e-5, 1e-6);
+    EXPECT_CLOSE(rv, rv64, 1e-5, 1e-6);
+  }
+}
+
+HEXA_TEST(batch_norm_act, bfloat16_activations_match_float64_within_one_rounding) {
+  CheckBf16Case({{8, 16, 6, 5}, true, true, 0.1});
+  CheckBf16Case({{4, 7, 5, 3}, true, true, 0.1});  // the vector tail
+  CheckBf16Case({{4, 13, 3, 3}, false, true, 0.0});
+  CheckBf16Case({{4, 16, 3, 3}, true, false, 0.3});
+  CheckBf16Case({{33, 12}, false, true, 0.1});
+  CheckBf16Case({{16, 8, 32, 32}, true, true, 0.1});  // several parallel chunks
+}
+
+HEXA_TEST(batch_norm_act, bfloat16_stores_round_as_c10_bit_for_bit) {
+  // The output pass y = x·a + b with x exactly 1, 2 or 1/2 and b = 0: y is a (times a power of
+  // two) exactly in float32, and its bfloat16 must be c10's round to nearest even of it, bit for
+  // bit: ties both ways, just off a tie, overflow to infinity, infinity and NaNs. Nine channels:
+  // eight go through the 4-wide vector path, the ninth through the scalar one, and the reversed
+  // order puts the other end of the list there.
+  const std::vector<uint32_t> bits = {0x3F808000u, 0x3F818000u, 0x3F808001u, 0x3F807FFFu, 0xBF818000u,
+                                      0x7F7FFFFFu, 0x7F800000u, 0x7FC00001u, 0x7F800001u};
+  for (bool reversed : {false, true}) {
+    std::vector<float> a(bits.size());
+    for (size_t c = 0; c < bits.size(); ++c) {
+      const uint32_t u = bits[reversed ? bits.size() - 1 - c : c];
+      std::memcpy(&a[c], &u, sizeof u);
+    }
+    const int64_t channels = static_cast<int64_t>(a.size()), rows = 3;
+    const std::vector<float> zero(channels, 0.0f), scales = {1.0f, 2.0f, 0.5f};
+    std::vector<c10::BFloat16> x(rows * channels), out(rows * channels), expected(rows * channels);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < channels; ++c) {
+        x[r * channels + c] = c10::BFloat16(scales[r]);
+        expected[r * channels + c] = c10::BFloat16(scales[r] * a[c]);
+      }
+    }
+    hexa::kernels::detail::batchNormActApplyCpu<c10::BFloat16>(x.data(), nullptr, out.data(), rows, channels, a.data(), zero.data(),
+                                                false);
+    for (int64_t i = 0; i < rows * channels; ++i) EXPECT(out[i].x == expected[i].x);
+  }
 }
 
 HEXA_TEST(batch_norm_act, relu_keeps_nan_and_masks_gradient_like_aten) {
@@ -123,14 +216,21 @@ HEXA_TEST(batch_norm_act, refuses_what_it_does_not_serve) {
   EXPECT(batchNormActSupported(nhwc, at::randn({4, 3, 5, 5})));  // an NCHW residual: copied once
   EXPECT(!batchNormActSupported(nhwc, at::randn({4, 3, 5, 4})));
   EXPECT(!batchNormActSupported(nhwc, at::randn({4, 3, 5, 5}, at::kDouble)));
+  // bfloat16 activations, with a residual of their own dtype only (a float32 one: ATen's path).
+  const at::Tensor half = nhwc.to(at::kBFloat16);
+  EXPECT(batchNormActSupported(half));
+  EXPECT(batchNormActSupported(half, half));
+  EXPECT(!batchNormActSupported(half, nhwc));
+  EXPECT(!batchNormActSupported(nhwc, half));
+  EXPECT(!batchNormActSupported(nhwc.to(at::kHalf)));
   EXPECT_THROWS_WITH(batchNormActForward(at::randn({4, 3, 5, 5}), at::ones({3}), at::zeros({3}), std::nullopt, true,
                                          1e-5, at::Tensor(), at::Tensor(), 0.1),
-                     "batchNormAct: x must be a float32 CPU tensor");
+                     "batchNormAct: x must be a float32 or bfloat16 CPU tensor");
   const at::Tensor x = at::randn({4, 3, 5, 5}).contiguous(at::MemoryFormat::ChannelsLast);
   EXPECT_THROWS_WITH(batchNormActForward(x, at::ones({4}), at::zeros({3}), std::nullopt, true, 1e-5, at::Tensor(),
                                          at::Tensor(), 0.1),
                      "batchNormAct: weight must be a contiguous float32 CPU tensor of 3 values");
   EXPECT_THROWS_WITH(batchNormActForward(x, at::ones({3}), at::zeros({3}), at::randn({4, 3, 5, 4}), true, 1e-5,
                                          at::Tensor(), at::Tensor(), 0.1),
-                     "batchNormAct: residual must be a float32 CPU tensor of x's shape");
+                     "batchNormAct: residual must be a float32 or bfloat16 CPU tensor of x's shape");
 }
