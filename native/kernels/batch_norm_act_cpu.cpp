@@ -169,10 +169,10 @@ HEXA_ALWAYS_INLINE void StatsRowsOf(const T* x, int64_t r0, int64_t r1, int64_t 
       });
 }
 
-// ReLU as ATen's (clamp_min 0): a NaN stays NaN.
-HEXA_ALWAYS_INLINE float Relu(float v) { return v < 0.f ? 0.f : v; }
-HEXA_ALWAYS_INLINE F8 Relu(F8 v) {
-  const F8 zero = {};
+// ReLU as ATen's (clamp_min 0): a NaN stays NaN. V: float or a float vector.
+template <class V>
+HEXA_ALWAYS_INLINE V Relu(V v) {
+  const V zero = {};
   return v < zero ? zero : v;
 }
 
@@ -197,25 +197,12 @@ HEXA_ALWAYS_INLINE void ApplyRowsOf(const T* x, const T* res, T* out, int64_t r0
 
 // The gradient reaching the BatchNorm's output: through the ReLU where its output was > 0
 // (as ATen's threshold_backward).
-template <bool ReluOn>
-HEXA_ALWAYS_INLINE F8 Upstream(F8 dy, F8 y) {
+template <bool ReluOn, class V>
+HEXA_ALWAYS_INLINE V Upstream(V dy, V y) {
   if constexpr (ReluOn) {
-    const F8 zero = {};
+    const V zero = {};
     return y > zero ? dy : zero;
   }
-  return dy;
-}
-template <bool ReluOn>
-HEXA_ALWAYS_INLINE F4 Upstream(F4 dy, F4 y) {
-  if constexpr (ReluOn) {
-    const F4 zero = {};
-    return y > zero ? dy : zero;
-  }
-  return dy;
-}
-template <bool ReluOn>
-HEXA_ALWAYS_INLINE float Upstream(float dy, float y) {
-  if constexpr (ReluOn) return y > 0.f ? dy : 0.f;
   return dy;
 }
 

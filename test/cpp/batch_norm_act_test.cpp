@@ -31,6 +31,24 @@ at::Tensor Input(const std::vector<int64_t>& shape, uint64_t seed) {
   return shape.size() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x.contiguous();
 }
 
+// The reference both activation dtypes are held to: ATen's composition in float64 from the same
+// values, gradients by autograd (the float64 leaves hold them), running statistics updated.
+struct Reference {
+  at::Tensor y, x, w, b, r, runningMean, runningVar;
+};
+
+Reference Float64Reference(const Case& c, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                           const at::Tensor& r, const at::Tensor& rm, const at::Tensor& rv, const at::Tensor& dy,
+                           double eps) {
+  auto leaf = [](const at::Tensor& t) { return t.to(at::kDouble).detach().requires_grad_(true); };
+  Reference ref{at::Tensor(), leaf(x), leaf(w), leaf(b), leaf(r), rm.to(at::kDouble), rv.to(at::kDouble)};
+  ref.y = at::batch_norm(ref.x, ref.w, ref.b, ref.runningMean, ref.runningVar, true, c.momentum, eps, false);
+  if (c.residual) ref.y = ref.y + ref.r;
+  if (c.relu) ref.y = at::relu(ref.y);
+  ref.y.backward(dy.to(at::kDouble));
+  return ref;
+}
+
 void CheckCase(const Case& c) {
   const int64_t channels = c.shape[1];
   const at::Tensor x = Input(c.shape, 1);
@@ -41,14 +59,7 @@ void CheckCase(const Case& c) {
   const at::Tensor rm0 = rm.clone(), rv0 = rv.clone();
   const double eps = 1e-5;
 
-  // Reference: ATen in float64, gradients by autograd.
-  auto leaf = [](const at::Tensor& t) { return t.to(at::kDouble).detach().requires_grad_(true); };
-  at::Tensor x64 = leaf(x), w64 = leaf(w), b64 = leaf(b), r64 = leaf(r);
-  at::Tensor rm64 = rm.to(at::kDouble), rv64 = rv.to(at::kDouble);
-  at::Tensor ref = at::batch_norm(x64, w64, b64, rm64, rv64, true, c.momentum, eps, false);
-  if (c.residual) ref = ref + r64;
-  if (c.relu) ref = at::relu(ref);
-  ref.backward(dy.to(at::kDouble));
+  const Reference ref = Float64Reference(c, x, w, b, r, rm, rv, dy, eps);
 
   // Ours, through the autograd Function the model uses.
   at::Tensor xs = x.detach().requires_grad_(true), ws = w.detach().requires_grad_(true),
@@ -56,19 +67,19 @@ void CheckCase(const Case& c) {
   at::Tensor y = BatchNormActFunction::apply(xs, ws, bs, c.residual ? std::optional<at::Tensor>(rs) : std::nullopt, rm,
                                              rv, c.momentum, eps, c.relu);
   EXPECT(y.strides() == x.strides());
-  EXPECT_CLOSE(y, ref.detach(), 1e-5, 1e-5);
+  EXPECT_CLOSE(y, ref.y.detach(), 1e-5, 1e-5);
   y.backward(dy);
-  EXPECT_CLOSE(xs.grad(), x64.grad(), 1e-4, 1e-4);
-  EXPECT_CLOSE(ws.grad(), w64.grad(), 1e-4, 1e-3);
-  EXPECT_CLOSE(bs.grad(), b64.grad(), 1e-4, 1e-3);
+  EXPECT_CLOSE(xs.grad(), ref.x.grad(), 1e-4, 1e-4);
+  EXPECT_CLOSE(ws.grad(), ref.w.grad(), 1e-4, 1e-3);
+  EXPECT_CLOSE(bs.grad(), ref.b.grad(), 1e-4, 1e-3);
   if (c.residual) {
-    EXPECT_CLOSE(rs.grad(), r64.grad(), 0, 1e-6);
+    EXPECT_CLOSE(rs.grad(), ref.r.grad(), 0, 1e-6);
   } else {
     EXPECT(!rs.grad().defined());
   }
   if (c.momentum > 0) {
-    EXPECT_CLOSE(rm, rm64, 1e-5, 1e-6);
-    EXPECT_CLOSE(rv, rv64, 1e-5, 1e-6);
+    EXPECT_CLOSE(rm, ref.runningMean, 1e-5, 1e-6);
+    EXPECT_CLOSE(rv, ref.runningVar, 1e-5, 1e-6);
   } else {
     EXPECT_EQUAL_TENSORS(rm, rm0);  // momentum 0: not touched at all
     EXPECT_EQUAL_TENSORS(rv, rv0);
@@ -111,13 +122,7 @@ void CheckBf16Case(const Case& c) {
   const double eps = 1e-5;
   EXPECT(x.strides() == Input(c.shape, 11).strides());  // the layout survives the conversion
 
-  auto leaf = [](const at::Tensor& t) { return t.to(at::kDouble).detach().requires_grad_(true); };
-  at::Tensor x64 = leaf(x), w64 = leaf(w), b64 = leaf(b), r64 = leaf(r);
-  at::Tensor rm64 = rm.to(at::kDouble), rv64 = rv.to(at::kDouble);
-  at::Tensor ref = at::batch_norm(x64, w64, b64, rm64, rv64, true, c.momentum, eps, false);
-  if (c.residual) ref = ref + r64;
-  if (c.relu) ref = at::relu(ref);
-  ref.backward(dy.to(at::kDouble));
+  const Reference ref = Float64Reference(c, x, w, b, r, rm, rv, dy, eps);
   // ATen's own bfloat16 composition (what the model ran before the fused path took bfloat16).
   at::Tensor aten = at::batch_norm(x, w, b, {}, {}, true, 0.0, eps, false);
   if (c.residual) aten = aten + r;
@@ -130,19 +135,19 @@ void CheckBf16Case(const Case& c) {
   EXPECT(y.scalar_type() == at::kBFloat16);
   EXPECT(y.strides() == x.strides());
   const double bf16Rounding = 1.0 / 256;  // 2^-8: half a unit in the last place, with room for float32's
-  EXPECT_CLOSE(y, ref.detach(), bf16Rounding, 1e-5);
+  EXPECT_CLOSE(y, ref.y.detach(), bf16Rounding, 1e-5);
   EXPECT_CLOSE(y, aten, 2 * bf16Rounding, 1e-2);  // ATen rounds twice (after the BatchNorm and after the add)
   y.backward(dy);
   EXPECT(xs.grad().scalar_type() == at::kBFloat16 && ws.grad().scalar_type() == at::kFloat);
   // dx cancels (g − mean(g) − ...): its rounding is relative to the gradient's scale, not each value.
-  const double dxScale = x64.grad().abs().max().item<double>();
-  EXPECT_CLOSE(xs.grad(), x64.grad(), bf16Rounding, 1e-3 * dxScale);
-  EXPECT_CLOSE(ws.grad(), w64.grad(), 1e-4, 1e-3);  // float32 sums of exact bfloat16 products
-  EXPECT_CLOSE(bs.grad(), b64.grad(), 1e-4, 1e-3);
-  if (c.residual) EXPECT_CLOSE(rs.grad(), r64.grad(), 0, 1e-6);  // dy itself where the ReLU passed it
+  const double dxScale = ref.x.grad().abs().max().item<double>();
+  EXPECT_CLOSE(xs.grad(), ref.x.grad(), bf16Rounding, 1e-3 * dxScale);
+  EXPECT_CLOSE(ws.grad(), ref.w.grad(), 1e-4, 1e-3);  // float64 sums of exact bfloat16 products
+  EXPECT_CLOSE(bs.grad(), ref.b.grad(), 1e-4, 1e-3);
+  if (c.residual) EXPECT_CLOSE(rs.grad(), ref.r.grad(), 0, 1e-6);  // dy itself where the ReLU passed it
   if (c.momentum > 0) {
-    EXPECT_CLOSE(rm, rm64, 1e-5, 1e-6);
-    EXPECT_CLOSE(rv, rv64, 1e-5, 1e-6);
+    EXPECT_CLOSE(rm, ref.runningMean, 1e-5, 1e-6);
+    EXPECT_CLOSE(rv, ref.runningVar, 1e-5, 1e-6);
   }
 }
 
