@@ -2,6 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { keep, liveTensorCount, rand, scope, tensor, zeros } from '../lib/index.js';
+import { doublingSum } from './support/doubling-sum.js';
 
 describe('tensor lifetimes', () => {
   it('scope disposes what was made inside except what it returns', async () => {
@@ -106,15 +107,7 @@ describe('tensor lifetimes', () => {
     const workers = [0, 1].map(() => new Worker(new URL('./support/worker-boot.mjs', import.meta.url), { workerData: { rounds } }));
     const results = workers.map((w) => new Promise<{ sum: number; live: number }>((resolve, reject) => (w.once('message', resolve), w.once('error', reject))));
     const before = liveTensorCount();
-    let sum = 0;
-    for (let i = 0; i < rounds; i++) {
-      const a = tensor(new Float32Array([i, 1]), [2]);
-      const b = await a.add(a);
-      sum += Number((await b.data())[0]);
-      a.dispose();
-      b.dispose();
-    }
-    expect(sum).toBe(expected);
+    expect(await doublingSum(rounds)).toBe(expected);
     expect(await Promise.all(results)).toEqual([{ sum: expected, live: 0 }, { sum: expected, live: 0 }]);
     await Promise.all(workers.map((w) => w.terminate()));
     expect(liveTensorCount()).toBe(before);

@@ -187,9 +187,17 @@ void TensorArg::rangeFail(const std::string& expected) const {
   ThrowRangeError(std::string(fn_) + ": " + name_ + " must be " + expected + ", got " + TensorText(t_));
 }
 
+bool TensorArg::IsFloating(const at::Tensor& t, bool allowHalf) {
+  const auto s = t.scalar_type();
+  return s == at::kFloat || s == at::kDouble || (allowHalf && (s == at::kHalf || s == at::kBFloat16));
+}
+
+bool TensorArg::IsLike(const at::Tensor& t, const at::Tensor& ref) {
+  return t.sizes() == ref.sizes() && t.scalar_type() == ref.scalar_type() && t.device() == ref.device();
+}
+
 const TensorArg& TensorArg::floating(bool allowHalf) const {
-  const auto s = t_.scalar_type();
-  if (!(s == at::kFloat || s == at::kDouble || (allowHalf && (s == at::kHalf || s == at::kBFloat16))))
+  if (!IsFloating(t_, allowHalf))
     typeFail(allowHalf ? "a float32, float64, float16 or bfloat16 Tensor" : "a float32 or float64 Tensor");
   return *this;
 }

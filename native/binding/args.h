@@ -74,6 +74,11 @@ class TensorArg {
   [[noreturn]] void typeFail(const std::string& expected) const;
   [[noreturn]] void rangeFail(const std::string& expected) const;
 
+  // What floating() and sameShape(ref).like(ref) accept, without a TensorArg: for a long list
+  // checked on every call, where only a tensor that fails is named (names cost strings).
+  static bool IsFloating(const at::Tensor& t, bool allowHalf = false);
+  static bool IsLike(const at::Tensor& t, const at::Tensor& ref);
+
  private:
   const char* fn_;
   std::string name_;

@@ -249,12 +249,9 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> tensorPairs(const Ar
                     std::to_string(targets.size()) + " and " + std::to_string(sources.size()));
   for (size_t i = 0; i < targets.size(); ++i) {
     const at::Tensor &t = targets[i], &s = sources[i];
-    const bool floating = t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble;
-    // A pair that passes is not named (no strings per pair per call); one that may not goes
-    // through the named checks, which throw.
-    if ((floating || !floatingOnly) && t.sizes() == s.sizes() && t.scalar_type() == s.scalar_type() &&
-        t.device() == s.device())
-      continue;
+    // A pair that passes is not named (no strings per pair per call); one that fails goes
+    // through the named checks below, which throw with its name.
+    if ((!floatingOnly || TensorArg::IsFloating(t)) && TensorArg::IsLike(s, t)) continue;
     const std::string ti = "target[" + std::to_string(i) + "]", si = "source[" + std::to_string(i) + "]";
     if (floatingOnly) checkFloating(a, t, ti);
     checkLike(a, t, ti, s, si);

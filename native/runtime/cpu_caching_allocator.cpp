@@ -136,6 +136,11 @@ std::once_flag installed;
 
 void CpuCachingAllocator::Delete(void* ptr) { instance->Put(ptr); }
 
+bool DisabledByEnvironment() {
+  const char* v = std::getenv("HEXA_TORCH_NO_CPU_CACHING");
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
 }  // namespace
 
 size_t CpuCacheSizeClass(size_t bytes) {
@@ -145,14 +150,9 @@ size_t CpuCacheSizeClass(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-bool CpuCachingDisabledByEnvironment() {
-  const char* v = std::getenv("HEXA_TORCH_NO_CPU_CACHING");
-  return v != nullptr && std::strcmp(v, "1") == 0;
-}
-
 void InstallCpuCachingAllocator() {
   std::call_once(installed, [] {
-    if (CpuCachingDisabledByEnvironment()) return;
+    if (DisabledByEnvironment()) return;
     instance = new CpuCachingAllocator(c10::GetCPUAllocator());
     // Priority 1 outranks c10's default CPU allocator (registered at 0).
     c10::SetCPUAllocator(instance, /*priority=*/1);

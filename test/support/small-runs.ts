@@ -77,7 +77,6 @@ export function smallDcluster(method: 'hexa-dcluster' | 'dcluster', optimizer: '
   }), { viewSize: DC_SIZE, datasetSize: DC_DATA });
 }
 
-
 /**
  * The bank pass over the whole dataset (two batches, odd then even indices) through every
  * trainer, then every trainer after the first loads the first's state (one bank for all), then
