@@ -28,8 +28,11 @@ symbolize() {
   grep -q "crash trace" "$1" || return 0
   grep -A40 "crash trace\] fatal" "$1" | { command -v c++filt >/dev/null && c++filt || cat; } | cut -c1-200 | head -45
   if command -v addr2line >/dev/null; then
-    grep -oE "hexa_torch\.node\(\+0x[0-9a-f]+\)" "$1" | sed -E 's/.*\(\+(0x[0-9a-f]+)\)/\1/' | head -30 |
-      while read -r a; do echo "  $a $(addr2line -f -C -e "$NODE_BIN" "$a" | head -1)"; done
+    # object(+0xoffset) frames of the addon and of LibTorch (whose wheels keep a symbol table:
+    # addr2line names their hidden functions too)
+    grep -oE "[^ ]*(hexa_torch\.node|libtorch_cpu\.so|libc10\.so)\(\+0x[0-9a-f]+\)" "$1" | head -30 |
+      sed -E 's/^(.*)\(\+(0x[0-9a-f]+)\)$/\1 \2/' |
+      while read -r obj a; do echo "  ${obj##*/} $a $(addr2line -f -C -e "$obj" "$a" | head -1 | cut -c1-160)"; done
   else
     echo "(no addr2line here: the binary is in \$OUT)"; cp "$NODE_BIN" "$OUT/" 2>/dev/null
   fi
@@ -78,7 +81,14 @@ TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout r
     # free() that stays points away from the cache.
     HEXA_TORCH_NO_CPU_CACHING=1 HEXA_TEST_TRACE=1 timeout 90 node node_modules/vitest/vitest.mjs run --no-color -t "on cpu.*bf16" test/train/precision.test.ts > "$OUT/test-cpu-bf16-nocache.log" 2>&1
     echo "-- cpu bf16 test, HEXA_TORCH_NO_CPU_CACHING=1: exit $? $(grep -E "^ +Tests " "$OUT/test-cpu-bf16-nocache.log" | tr -s ' ')"
-    timeout 60 python3 scripts/gpu/bf16_cpu_repro.py 2>&1 | tail -4; echo "python repro exit ${PIPESTATUS[0]}"
+    # Without AMX (oneDNN's bf16 kernels for AVX512-BF16 instead of the Xeon's tile unit): a
+    # death that goes away points at the AMX kernels. And oneDNN's own trace of the primitives
+    # it ran (the last lines before a death name the implementation and shapes).
+    ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 HEXA_TEST_TRACE=1 timeout 90 node node_modules/vitest/vitest.mjs run --no-color -t "on cpu.*bf16" test/train/precision.test.ts > "$OUT/test-cpu-bf16-noamx.log" 2>&1
+    echo "-- cpu bf16 test, ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16: exit $? $(grep -E "^ +Tests " "$OUT/test-cpu-bf16-noamx.log" | tr -s ' ')"
+    ONEDNN_VERBOSE=1 timeout 90 node node_modules/vitest/vitest.mjs run --no-color -t "on cpu.*bf16" test/train/precision.test.ts > "$OUT/test-cpu-bf16-verbose.log" 2>&1
+    echo "-- cpu bf16 test, ONEDNN_VERBOSE=1: exit $?; last primitives:"; grep -E "onednn_verbose.*(exec|create)" "$OUT/test-cpu-bf16-verbose.log" | tail -3 | cut -c1-240
+    timeout 60 python3 scripts/gpu/bf16_cpu_repro.py 2>&1 | tail -5; echo "python repro exit ${PIPESTATUS[0]}"
   fi
   if [[ $PARTS == *bench* ]]; then
     stamp "kernel benchmarks"
