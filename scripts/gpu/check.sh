@@ -81,6 +81,11 @@ TSX="node node_modules/tsx/dist/cli.mjs" # a variable, not a function: timeout r
     # free() that stays points away from the cache.
     HEXA_TORCH_NO_CPU_CACHING=1 HEXA_TEST_TRACE=1 timeout 90 node node_modules/vitest/vitest.mjs run --no-color -t "on cpu.*bf16" test/train/precision.test.ts > "$OUT/test-cpu-bf16-nocache.log" 2>&1
     echo "-- cpu bf16 test, HEXA_TORCH_NO_CPU_CACHING=1: exit $? $(grep -E "^ +Tests " "$OUT/test-cpu-bf16-nocache.log" | tr -s ' ')"
+    # Under glibc's heap checks (scripts/heapcheck.sh): the first free() of an overrun block
+    # aborts, which may be earlier than the death above, at the block the overrun came from.
+    HEXA_TEST_TRACE=1 timeout 120 bash scripts/heapcheck.sh --no-color -t "on cpu.*bf16" test/train/precision.test.ts > "$OUT/test-cpu-bf16-heapcheck.log" 2>&1
+    echo "-- cpu bf16 test under heapcheck.sh: exit $? $(grep -E "^ +Tests " "$OUT/test-cpu-bf16-heapcheck.log" | tr -s ' ')"
+    symbolize "$OUT/test-cpu-bf16-heapcheck.log" | tail -32
     # Without AMX (oneDNN's bf16 kernels for AVX512-BF16 instead of the Xeon's tile unit): a
     # death that goes away points at the AMX kernels. And oneDNN's own trace of the primitives
     # it ran (the last lines before a death name the implementation and shapes).
