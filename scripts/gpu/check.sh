@@ -5,7 +5,7 @@
 # tries together, so every phase has its own time limit (a full run took 192 s on an H200)
 # and writes its log under $OUT as it goes: what ran before a kill still comes back.
 #   run: bash scripts/gpu/check.sh      carry: .devcarry dist      timeout_s: 480
-#   (CHECK_PARTS="tests bf16" bash scripts/gpu/check.sh: build, tests, the CPU bf16 probe: ~2 min)
+#   (CHECK_PARTS="tests bf16" bash scripts/gpu/check.sh: build, tests, the CPU bf16 probes: ~3 min)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/gpu/setup.sh
