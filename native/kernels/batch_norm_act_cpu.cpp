@@ -63,7 +63,7 @@ HEXA_ALWAYS_INLINE D4 Widen(F4 v) { return D4{v[0], v[1], v[2], v[3]}; }
 // bfloat16 is the upper half of a float32: widening is a shift; narrowing rounds to nearest
 // even as c10::BFloat16 does (a NaN becomes its quiet NaN 0x7FC0).
 // The loads are spelled element by element for the same reason: one vpmovzxwd from memory
-// each (a vector-typed 8-byte load became six shuffles, and halved the bf16 passes' speed).
+// each (a vector-typed 8-byte load became ten instructions, and halved the bf16 passes' speed).
 typedef uint16_t H8 __attribute__((vector_size(16)));
 typedef uint16_t H8u __attribute__((vector_size(16), aligned(2), __may_alias__));
 typedef uint32_t U8 __attribute__((vector_size(32)));
