@@ -3,14 +3,8 @@
 import type { BatchOptions, ImageBatch, ImageDataset } from './index.js';
 import { checkIndices } from './validate.js';
 
-export interface DatasetShape {
-  name: string;
-  size: number;
-  channels: number;
-  height: number;
-  width: number;
-  classes: string[] | null;
-}
+/** What describes a dataset apart from its images: ImageDataset's fields. */
+export type DatasetShape = Pick<ImageDataset, 'name' | 'size' | 'channels' | 'height' | 'width' | 'classes'>;
 
 /** Where image i's C*H*W bytes are: a buffer and a byte offset in it. */
 export type ImageLocator = (i: number) => { buffer: Uint8Array; offset: number };

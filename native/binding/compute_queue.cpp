@@ -2,6 +2,7 @@
 
 #include "binding/async_work.h"
 #include "binding/handles.h"
+#include "runtime/profiler.h"
 
 #include <chrono>
 #include <stdexcept>
@@ -67,6 +68,10 @@ void ComputeQueue::PollWhileIdle(Shared& shared) {
 }
 
 void ComputeQueue::Loop(std::shared_ptr<Shared> shared) {
+  // The thread's LibTorch state dies with it: a profiler left running goes first, quietly.
+  struct OnExit {
+    ~OnExit() { runtime::DiscardProfiler(); }
+  } onExit;
   for (;;) {
     std::unique_ptr<ComputeJob> job;
     PollWhileIdle(*shared);

@@ -39,4 +39,12 @@ std::vector<ProfiledOp> StopProfiler() {
   return out;
 }
 
+void DiscardProfiler() noexcept {
+  try {
+    if (torch::profiler::impl::profilerEnabled()) profiler::disableProfilerLegacy();
+  } catch (...) {
+    // Nothing to report to: the thread is exiting.
+  }
+}
+
 }  // namespace hexa::runtime

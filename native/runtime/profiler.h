@@ -19,5 +19,9 @@ struct ProfiledOp {
 void StartProfiler();
 // Stops and returns every recorded op (nesting is recovered from the intervals).
 std::vector<ProfiledOp> StopProfiler();
+// Stops the profiler if it is running on this thread, dropping what it recorded: for a thread
+// about to exit (LibTorch warns "Leaked callback handle" when a running profiler's
+// thread-local state is destroyed, e.g. a process that exits after start() without stop()).
+void DiscardProfiler() noexcept;
 
 }  // namespace hexa::runtime
