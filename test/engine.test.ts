@@ -1,10 +1,8 @@
 // The execution engine: one ordered compute thread (native/binding/compute_queue.h), the CPU
 // caching allocator (native/runtime/cpu_caching_allocator.h) and LibTorch's profiler.
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpu, profiler, rand, zeros } from '../lib/index.js';
-import { childSummary } from './support/child-summary.js';
+import { childRun, childSummary } from './support/child-summary.js';
 
 afterAll(() => cpu.setCacheLimit(2 ** 30));
 
@@ -105,11 +103,7 @@ it("LibTorch's profiler records the ops between start and stop, nested by interv
 it('a process that exits with the profiler still running exits cleanly, without LibTorch\'s leak warning', () => {
   // The compute thread stops the profiler as it exits; before, its thread-local state died
   // running and LibTorch printed "Leaked callback handle" (found by a long fuzz run).
-  const root = path.join(__dirname, '..');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'test', 'support', 'profiler-exit-child.ts')],
-    { encoding: 'utf8', timeout: 60_000, cwd: root });
-  expect(r.signal, r.stderr).toBeNull();
-  expect(r.status, r.stderr).toBe(0);
-  expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ started: true });
-  expect(r.stderr).not.toContain('Leaked callback handle');
+  const { summary, stderr } = childRun('support/profiler-exit-child.ts', [], 60_000);
+  expect(summary).toEqual({ started: true });
+  expect(stderr).not.toContain('Leaked callback handle');
 });
