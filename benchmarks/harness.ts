@@ -12,6 +12,8 @@ export interface Timing {
   medianMs: number;
   iqrMs: number;
   samples: number;
+  /** interleave(): the median of each round's turn, in round order (NaN: no samples that round). */
+  roundMediansMs?: number[];
 }
 
 export function summarize(samplesMs: number[]): Timing {
@@ -74,16 +76,28 @@ export async function interleave(
   perRound: number,
 ): Promise<Map<string, Timing>> {
   const pooled = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const turns = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < contenders.length; i++) {
       const c = contenders[(r + i) % contenders.length];
-      pooled.get(c.name)!.push(...(await c.run(perRound)));
+      const samples = await c.run(perRound);
+      pooled.get(c.name)!.push(...samples);
+      turns.get(c.name)!.push(samples.length ? summarize(samples).medianMs : NaN);
       // An OpenMP team that just finished spins for a while (libgomp: up to ~300,000 spins)
       // before it sleeps: let it settle before the next contender's clock starts.
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  return new Map([...pooled].map(([name, samples]) => [name, summarize(samples)]));
+  return new Map([...pooled].map(([name, samples]) => [name, { ...summarize(samples), roundMediansMs: turns.get(name)! }]));
+}
+
+/**
+ * Per round, the peer's turn median over ours (rounds where both ran): the same speed-up as the
+ * table's, but each from turns minutes apart at most, so the host's slow drift cancels.
+ */
+export function roundRatios(ours: Timing, peer: Timing): number[] {
+  const a = ours.roundMediansMs ?? [], b = peer.roundMediansMs ?? [];
+  return a.flatMap((x, r) => (Number.isFinite(x) && Number.isFinite(b[r]) ? [b[r] / x] : []));
 }
 
 export interface Row {
