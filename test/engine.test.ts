@@ -1,7 +1,7 @@
 // The execution engine: one ordered compute thread (native/binding/compute_queue.h), the CPU
 // caching allocator (native/runtime/cpu_caching_allocator.h) and LibTorch's profiler.
 import { afterAll, describe, expect, it } from 'vitest';
-import { cpu, profiler, rand, zeros } from '../lib/index.js';
+import { cpu, kernels, profiler, rand, zeros } from '../lib/index.js';
 import { childRun, childSummary } from './support/child-summary.js';
 
 afterAll(() => cpu.setCacheLimit(2 ** 30));
@@ -98,6 +98,19 @@ it("LibTorch's profiler records the ops between start and stop, nested by interv
   await expect(profiler.stop()).rejects.toThrow(/profiler\.stop.*not running/);
   a.dispose();
   b.dispose();
+});
+
+it("the profiler names our fused kernels as ATen's ops are named", async () => {
+  // A kernel called outside any ATen op (a trainer's direct call, the forward inside a custom
+  // autograd Function) would otherwise be time the profile cannot attribute.
+  const x = await rand([8, 3, 4, 4]), x0 = await rand([8, 3, 4, 4]), g = await rand([8, 3, 4, 4]);
+  await profiler.start();
+  const y = await kernels.pgdStep(x, x0, g, { eps: 0.1, stepSize: 0.01 });
+  const ops = await profiler.stop();
+  const pgd = ops.filter((o) => o.name === 'hexa::pgdStep');
+  expect(pgd).toHaveLength(1);
+  expect(pgd[0].endUs).toBeGreaterThanOrEqual(pgd[0].startUs);
+  for (const t of [x, x0, g, y]) t.dispose();
 });
 
 it('a process that exits with the profiler still running exits cleanly, without LibTorch\'s leak warning', () => {

@@ -2,6 +2,9 @@
 // LibTorch's profiler on both sides (hexa.profiler here, torch.profiler in
 // benchmarks/train/peers/moco_step.py), the same iterations, self time per op name (time in
 // an op minus the ops it calls), summed over the profiled iterations and divided by them.
+// Our fused kernels appear as hexa::<kernel> (native/kernels/device_dispatch.h,
+// HEXA_RECORD_KERNEL), so the BatchNorm's forward and the trainer's direct kernel calls are
+// attributed too; "wall" minus "all recorded ops" is what no op covers.
 //   npx tsx benchmarks/train/profile.ts [method=hexa-moco] [batch=64] [width=16] [iters=5] [top=25] [precision=fp32]
 // precision bf16: ours with precision 'bf16', the peers with bf16 autocast (the tuned one also
 // channels_last, as step.ts's bf16 peer).

@@ -1,4 +1,5 @@
 #include "kernels/augment.h"
+#include "kernels/device_dispatch.h"
 
 #include <cmath>
 
@@ -81,6 +82,7 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma) {
 
 AugmentParams SampleAugment(int64_t n, int64_t height, int64_t width, const AugmentOptions& o,
                             std::optional<at::Generator> generator) {
+  HEXA_RECORD_KERNEL("hexa::SampleAugment");
   TORCH_CHECK(n >= 0 && height >= 1 && width >= 1, "sampleAugment: bad sizes");
   Draw d{generator};
   auto f64 = at::TensorOptions().dtype(at::kDouble);
@@ -127,6 +129,7 @@ AugmentParams SampleAugment(int64_t n, int64_t height, int64_t width, const Augm
 }
 
 at::Tensor ApplyAugment(const at::Tensor& images, const AugmentParams& p, int64_t outH, int64_t outW) {
+  HEXA_RECORD_KERNEL("hexa::ApplyAugment");
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "augment: images must be [n, 3, H, W], got ", images.sizes());
   const int64_t n = images.size(0), H = images.size(2), W = images.size(3);
   TORCH_CHECK(p.crop.sizes() == at::IntArrayRef({n, 4}), "augment: crop must be [n, 4]");

@@ -1,6 +1,7 @@
 // The fused BatchNorm + add + ReLU: checks, the per-channel arithmetic between the CPU passes
 // (batch_norm_act_cpu.cpp), and the running statistics.
 #include "kernels/batch_norm_act.h"
+#include "kernels/device_dispatch.h"
 
 #include <c10/util/BFloat16.h>
 
@@ -57,6 +58,7 @@ bool batchNormActSupported(const at::Tensor& x, const std::optional<at::Tensor>&
 BatchNormActForward batchNormActForward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                         const std::optional<at::Tensor>& residual, bool relu, double eps,
                                         const at::Tensor& runningMean, const at::Tensor& runningVar, double momentum) {
+  HEXA_RECORD_KERNEL("hexa::batchNormActForward");
   TORCH_CHECK(batchNormActSupported(x),
               "batchNormAct: x must be a float32 or bfloat16 CPU tensor, channels-last 4-D or contiguous 2-D, with more "
               "than one value per channel");
@@ -116,6 +118,7 @@ BatchNormActForward batchNormActForward(const at::Tensor& x, const at::Tensor& w
 BatchNormActGrads batchNormActBackward(const at::Tensor& gradOut, const at::Tensor& x, const at::Tensor& y,
                                        const at::Tensor& weight, const at::Tensor& mean, const at::Tensor& invstd,
                                        bool relu, bool residual, std::array<bool, 3> mask) {
+  HEXA_RECORD_KERNEL("hexa::batchNormActBackward");
   TORCH_CHECK(batchNormActSupported(x), "batchNormActBackward: x must be what batchNormActForward took");
   const int64_t channels = x.size(1), rows = Rows(x);
   const at::Tensor dy = LikeX(gradOut, x, "gradOut");

@@ -1,4 +1,5 @@
 #include "kernels/cluster_ce.h"
+#include "kernels/device_dispatch.h"
 
 #include <cmath>
 
@@ -9,6 +10,7 @@ namespace hexa::kernels {
 
 ClusterCEForward cluster_ce_forward(const at::Tensor& z, const at::Tensor& prototypes, const at::Tensor& targets,
                                     const ClusterCEOptions& options) {
+  HEXA_RECORD_KERNEL("hexa::cluster_ce_forward");
   TORCH_CHECK_TYPE(z.scalar_type() == at::kFloat || z.scalar_type() == at::kDouble,
                    "cluster_ce: z must be float32 or float64, got ", z.scalar_type());
   TORCH_CHECK_VALUE(z.dim() == 2 && z.size(0) >= 1 && z.size(1) >= 1, "cluster_ce: z must be [N, C] with N, C >= 1, got ",
@@ -51,6 +53,7 @@ ClusterCEForward cluster_ce_forward(const at::Tensor& z, const at::Tensor& proto
 
 at::Tensor cluster_ce_backward(const at::Tensor& grad_logits, const at::Tensor& prototypes, double temperature,
                                const at::Tensor& grad_loss, std::optional<at::Tensor> out) {
+  HEXA_RECORD_KERNEL("hexa::cluster_ce_backward");
   const int64_t n = grad_logits.size(0), c = prototypes.size(1);
   TORCH_CHECK(grad_logits.dim() == 2 && grad_logits.size(1) == prototypes.size(0),
               "cluster_ce_backward: grad_logits must be [N, K]");

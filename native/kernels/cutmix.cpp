@@ -12,6 +12,7 @@
 namespace hexa::kernels {
 
 CutmixSample sampleCutmix(int64_t n, int64_t h, int64_t w, double alpha, std::optional<at::Generator> gen) {
+  HEXA_RECORD_KERNEL("hexa::sampleCutmix");
   TORCH_CHECK(n >= 0 && h >= 1 && w >= 1, "sampleCutmix: n must be >= 0 and h, w >= 1");
   TORCH_CHECK(std::isfinite(alpha) && alpha > 0, "sampleCutmix: alpha must be finite and > 0");
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
@@ -97,6 +98,7 @@ void checkCutmixIndices(const at::Tensor& perm, const at::Tensor& boxes, int64_t
 }
 
 void cutmix(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes, const at::Tensor& out) {
+  HEXA_RECORD_KERNEL("hexa::cutmix");
   TORCH_CHECK(x.dim() >= 3, "cutmix: x must be [n, ..., h, w], got ", x.sizes());
   TORCH_CHECK(out.sizes() == x.sizes() && out.scalar_type() == x.scalar_type() && out.device() == x.device(),
               "cutmix: out must match x's shape, dtype and device");
@@ -150,6 +152,7 @@ at::Tensor cutmixTargets(const at::Tensor& lambda, const at::Tensor& perm, int64
 namespace detail {
 
 void cutmixUnchecked(const at::Tensor& x, const at::Tensor& perm, const at::Tensor& boxes, const at::Tensor& out) {
+  HEXA_RECORD_KERNEL("hexa::cutmixUnchecked");
   TORCH_CHECK(x.dim() >= 3 && out.sizes() == x.sizes() && out.scalar_type() == x.scalar_type() &&
                   out.device() == x.device() && out.is_contiguous(),
               "cutmixUnchecked: out must be contiguous and match x's shape, dtype and device");
@@ -181,6 +184,7 @@ void cutmixUnchecked(const at::Tensor& x, const at::Tensor& perm, const at::Tens
 }
 
 at::Tensor cutmixTargetsUnchecked(const at::Tensor& lambda, const at::Tensor& perm, int64_t numColumns) {
+  HEXA_RECORD_KERNEL("hexa::cutmixTargetsUnchecked");
   const int64_t n = lambda.size(0);
   TORCH_CHECK(perm.sizes() == at::IntArrayRef{n} && perm.device() == lambda.device(),
               "cutmixTargetsUnchecked: perm must be [", n, "] on lambda's device");

@@ -7,6 +7,13 @@
 //   detail::unsupportedDevice("foo", x.device());
 #pragma once
 #include <ATen/ATen.h>
+#include <ATen/record_function.h>
+
+// Names a fused kernel's call in LibTorch's profiler, as ATen names its ops ("hexa::cutmix"
+// beside "aten::conv2d"): without it, a kernel called outside an op (a forward inside a custom
+// autograd Function, a trainer's direct call) is time the profile cannot attribute. While no
+// profiler runs this costs a check of a flag.
+#define HEXA_RECORD_KERNEL(name) RECORD_FUNCTION(name, c10::ArrayRef<const c10::IValue>{})
 
 namespace hexa::kernels::detail {
 

@@ -1,10 +1,12 @@
 #include "kernels/enqueue.h"
+#include "kernels/device_dispatch.h"
 
 #include <algorithm>
 
 namespace hexa::kernels {
 
 int64_t enqueue(const at::Tensor& queue, const at::Tensor& keys, int64_t ptr) {
+  HEXA_RECORD_KERNEL("hexa::enqueue");
   TORCH_CHECK(queue.dim() == 2 && keys.dim() == 2, "enqueue: queue and keys must be 2-D");
   const int64_t k = queue.size(0), n = keys.size(0);
   TORCH_CHECK(keys.size(1) == queue.size(1), "enqueue: keys must have ", queue.size(1), " columns, got ", keys.size(1));
@@ -20,6 +22,7 @@ int64_t enqueue(const at::Tensor& queue, const at::Tensor& keys, int64_t ptr) {
 }
 
 void enqueueAt(const at::Tensor& queue, const at::Tensor& keys, const at::Tensor& ptr) {
+  HEXA_RECORD_KERNEL("hexa::enqueueAt");
   TORCH_CHECK(queue.dim() == 2 && keys.dim() == 2, "enqueueAt: queue and keys must be 2-D");
   const int64_t k = queue.size(0), n = keys.size(0);
   TORCH_CHECK(keys.size(1) == queue.size(1), "enqueueAt: keys must have ", queue.size(1), " columns, got ", keys.size(1));

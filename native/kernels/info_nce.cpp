@@ -1,4 +1,5 @@
 #include "kernels/info_nce.h"
+#include "kernels/device_dispatch.h"
 
 #include <cmath>
 
@@ -51,6 +52,7 @@ void CheckInputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& que
 
 InfoNCEForward info_nce_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& queue,
                                 const InfoNCEOptions& options) {
+  HEXA_RECORD_KERNEL("hexa::info_nce_forward");
   CheckInputs(q, k, queue, options);
   const int64_t n = q.size(0), kk = queue.size(0);
   RowTargets targets;
@@ -82,6 +84,7 @@ InfoNCEForward info_nce_forward(const at::Tensor& q, const at::Tensor& k, const 
 
 at::Tensor info_nce_backward(const at::Tensor& grad_logits, const at::Tensor& k, const at::Tensor& queue,
                              double temperature, bool soft, const at::Tensor& grad_loss, std::optional<at::Tensor> out) {
+  HEXA_RECORD_KERNEL("hexa::info_nce_backward");
   const int64_t n = k.size(0), kk = queue.size(0);
   TORCH_CHECK(grad_logits.dim() == 2 && grad_logits.size(0) == n && grad_logits.size(1) == (soft ? n + kk : kk + 1),
               "info_nce_backward: grad_logits has shape ", grad_logits.sizes(), ", which fits neither form");

@@ -1,4 +1,5 @@
 #include "kernels/kmeans.h"
+#include "kernels/device_dispatch.h"
 
 namespace hexa::kernels {
 namespace {
@@ -28,6 +29,7 @@ int64_t kmeans_default_chunk_rows(int64_t k, at::ScalarType dtype) {
 
 void kmeans_assign_out(const at::Tensor& x, const at::Tensor& centroids, int64_t chunk_rows, at::Tensor& index,
                        at::Tensor& score) {
+  HEXA_RECORD_KERNEL("hexa::kmeans_assign_out");
   CheckPair(x, centroids, "kmeans_assign", "centroids");
   const int64_t n = x.size(0), k = centroids.size(0);
   CheckOut(index, {n}, at::kLong, x.device(), "kmeans_assign: index");
@@ -57,6 +59,7 @@ void kmeans_assign_out(const at::Tensor& x, const at::Tensor& centroids, int64_t
 
 void kmeans_update_centroids_out(const at::Tensor& x, const at::Tensor& assignment, int64_t k,
                                  const at::Tensor& previous, at::Tensor& centroids, at::Tensor& counts) {
+  HEXA_RECORD_KERNEL("hexa::kmeans_update_centroids_out");
   TORCH_CHECK_VALUE(k >= 1, "kmeans_update_centroids: k must be >= 1, got ", k);
   CheckPair(x, previous, "kmeans_update_centroids", "previous");
   const int64_t n = x.size(0), c = x.size(1);

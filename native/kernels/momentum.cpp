@@ -17,6 +17,7 @@ void checkPairs(const char* op, const std::vector<at::Tensor>& targets, const st
 }  // namespace
 
 void momentumUpdate(const std::vector<at::Tensor>& targets, const std::vector<at::Tensor>& sources, double m) {
+  HEXA_RECORD_KERNEL("hexa::momentumUpdate");
   checkPairs("momentumUpdate", targets, sources);
   TORCH_CHECK(m >= 0 && m <= 1, "momentumUpdate: m must be in [0, 1], got ", m);
   // Pairs laid out alike in one dense block (contiguous, or channels-last filters in both) are
@@ -48,6 +49,7 @@ void momentumUpdate(const std::vector<at::Tensor>& targets, const std::vector<at
 }
 
 void copyBuffers(const std::vector<at::Tensor>& targets, const std::vector<at::Tensor>& sources) {
+  HEXA_RECORD_KERNEL("hexa::copyBuffers");
   checkPairs("copyBuffers", targets, sources);
   for (size_t i = 0; i < targets.size(); ++i) {
     at::Tensor t = targets[i];

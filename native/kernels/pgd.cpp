@@ -21,6 +21,7 @@ void checkSameLayout(const at::Tensor& ref, const at::Tensor& t, const char* nam
 
 void pgdStep(const at::Tensor& xAdv, const at::Tensor& xClean, const at::Tensor& grad, const at::Tensor& out,
              const PgdStepOptions& o) {
+  HEXA_RECORD_KERNEL("hexa::pgdStep");
   TORCH_CHECK(xAdv.dim() >= 1, "pgdStep: xAdv must have a batch dimension");
   TORCH_CHECK(xAdv.scalar_type() == at::kFloat || xAdv.scalar_type() == at::kDouble,
               "pgdStep: xAdv must be float32 or float64");
@@ -55,6 +56,7 @@ at::Tensor pgdInitNoise(at::IntArrayRef sizes, const PgdInitOptions& o, std::opt
 
 void pgdInit(const at::Tensor& xClean, const at::Tensor& out, const PgdInitOptions& o,
              std::optional<at::Generator> gen) {
+  HEXA_RECORD_KERNEL("hexa::pgdInit");
   TORCH_CHECK(xClean.dim() >= 1, "pgdInit: xClean must have a batch dimension");
   TORCH_CHECK(out.sizes() == xClean.sizes() && out.scalar_type() == xClean.scalar_type() &&
                   out.device() == xClean.device(),

@@ -1,8 +1,10 @@
 #include "kernels/softmax_ce_rows.h"
+#include "kernels/device_dispatch.h"
 
 namespace hexa::kernels {
 
 RowPassResult softmax_ce_rows_(at::Tensor& buffer, double scale, const RowTargets& targets) {
+  HEXA_RECORD_KERNEL("hexa::softmax_ce_rows_");
   TORCH_CHECK(buffer.dim() == 2, "softmax_ce_rows_: buffer must be 2-d, got ", buffer.dim(), "-d");
   TORCH_CHECK(buffer.size(1) >= 1, "softmax_ce_rows_: buffer needs at least one column");
   TORCH_CHECK(buffer.size(1) == 1 || buffer.stride(1) == 1, "softmax_ce_rows_: buffer's last dim must be contiguous");
