@@ -16,7 +16,7 @@ import { applyAugment, sampleAugment } from '../../lib/augment/index.js';
 import { Generator, rand, scope, tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
-import { environment, interleave, PeerProcess, printTable, roundRatios, sample, time, tunedPeerEnv, type Row } from '../harness.js';
+import { environment, interleave, PeerProcess, printTable, roundRatios, sample, summarize, time, tunedPeerEnv, type Row } from '../harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [n, width, iters] = [128, 16, 5].map((d, i) => Number(process.argv[2 + i] ?? d));
@@ -169,8 +169,7 @@ printTable(`one training iteration (${device})`, rows);
 for (const r of rows) {
   const ratios = r.peer ? roundRatios(r.ours, r.peer.timing) : [];
   if (ratios.length > 1) {
-    const sorted = [...ratios].sort((x, y) => x - y);
-    console.log(`${r.kernel} vs ${r.peer!.name}: per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${sorted[(sorted.length - 1) >> 1].toFixed(2)}${sorted.length % 2 ? '' : `-${sorted[sorted.length >> 1].toFixed(2)}`})`);
+    console.log(`${r.kernel} vs ${r.peer!.name}: per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${summarize(ratios).medianMs.toFixed(2)})`);
   }
 }
 for (const r of new Map(rows.filter((r) => r.kernel.includes(' step')).map((r) => [r.kernel, r])).values()) {
