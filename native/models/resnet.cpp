@@ -14,6 +14,27 @@ torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
 }
 
+// A block's shortcut convolution (1x1, stride s, no padding). With fewer than 16 input channels,
+// channels-last input and s > 1, on the CPU it runs as the same sums spelled another way: a 1x1
+// convolution with stride 1 of x[:, :, ::s, ::s] (the only pixels a strided 1x1 reads). Why:
+// the backward-weights primitive oneDNN picks for the strided form on AVX-512 CPUs
+// (jit_1x1:avx512_core; LibTorch 2.13 here, very likely 2.11 on a Xeon) corrupts the heap at
+// most intra-op thread counts: 3, 5, 7, 12, 16 and 24 aborted in free() or crashed, 1, 2, 4, 6
+// and 8 did not, in plain PyTorch too, at 2 to 15 input channels (16 and more were clean;
+// stride 1 and 3x3 filters too). A width-8 ResNet-18 has such a shortcut (8 -> 16 channels);
+// width 16 and up have none. scripts/repro/onednn_strided_1x1.py shows it in plain PyTorch;
+// test/cpp/models_test.cpp runs this path at 5 threads against the float64 network
+// (docs/troubleshooting.md).
+torch::Tensor ShortcutConv(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  const auto& o = conv->options;
+  const int64_t stride = o.stride()->at(0);
+  const bool unsafe = x.device().is_cpu() && stride > 1 && o.in_channels() < 16 &&
+                      x.is_contiguous(at::MemoryFormat::ChannelsLast);
+  if (!unsafe) return conv->forward(x);
+  const at::Tensor picked = x.slice(2, 0, std::nullopt, stride).slice(3, 0, std::nullopt, stride);
+  return torch::conv2d(picked.contiguous(at::MemoryFormat::ChannelsLast), conv->weight);
+}
+
 // torchvision BasicBlock (expansion 1) and Bottleneck (expansion 4, stride on conv2 = v1.5).
 class BlockImpl : public torch::nn::Module {
  public:
@@ -33,7 +54,10 @@ class BlockImpl : public torch::nn::Module {
       bn2 = register_module("bn2", BatchNorm2d(planes, aux));
     }
     if (stride != 1 || in != out) {
-      downsample = register_module("downsample", torch::nn::Sequential(Conv(in, out, 1, stride), BatchNorm2d(out, aux)));
+      downConv = Conv(in, out, 1, stride);
+      downBN = BatchNorm2d(out, aux);
+      // Registered as torchvision names them (downsample.0 / downsample.1), run by forward below.
+      downsample = register_module("downsample", torch::nn::Sequential(downConv, downBN));
     }
   }
 
@@ -41,7 +65,7 @@ class BlockImpl : public torch::nn::Module {
   // fused kernel can run them in one pass (BatchNorm2dImpl::forwardAct).
   torch::Tensor forward(const torch::Tensor& x) {
     torch::Tensor y = bn1->forwardAct(conv1(x), std::nullopt, true);
-    const torch::Tensor identity = downsample ? downsample->forward(x) : x;
+    const torch::Tensor identity = downsample ? downBN->forward(ShortcutConv(downConv, x)) : x;
     if (!bottleneck_) return bn2->forwardAct(conv2(y), identity, true);
     y = bn2->forwardAct(conv2(y), std::nullopt, true);
     return bn3->forwardAct(conv3(y), identity, true);
@@ -52,6 +76,8 @@ class BlockImpl : public torch::nn::Module {
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
+  torch::nn::Conv2d downConv{nullptr};
+  BatchNorm2d downBN{nullptr};
 };
 TORCH_MODULE(Block);
 

@@ -1,6 +1,9 @@
 // Runs the registered C++ tests (harness.h): all, or those whose name contains argv[1].
 // Exit status 0 only when every selected test passed and at least one ran.
+#include <ATen/Parallel.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 
@@ -41,6 +44,13 @@ std::string closeness(const at::Tensor& actual, const at::Tensor& expected, doub
 int main(int argc, char** argv) {
   using namespace hexa::test;
   const char* filter = argc > 1 ? argv[1] : "";
+  // HEXA_TEST_THREADS=N runs every test with N intra-op threads. LibTorch caps OMP_NUM_THREADS
+  // at the machine's cores, so only this reaches the thread counts of a larger machine (and the
+  // chunkings our kernels choose there) on a small one.
+  if (const char* threads = std::getenv("HEXA_TEST_THREADS"); threads && *threads) {
+    at::set_num_threads(std::atoi(threads));
+    std::fprintf(stderr, "intra-op threads: %d\n", at::get_num_threads());
+  }
   int ran = 0, failed = 0;
   for (const TestCase& t : registry()) {
     if (t.name.find(filter) == std::string::npos) continue;
