@@ -9,7 +9,11 @@ export default defineConfig({
     // --expose-gc: the lifetime tests check that collected handles free their tensors.
     execArgv: ['--expose-gc'],
     // HEXA_TEST_TRACE=1: every test's start and end on stderr, synchronously (scripts/gpu/check.sh).
-    setupFiles: process.env.HEXA_TEST_TRACE ? ['test/support/trace.ts'] : [],
+    // HEXA_TEST_THREADS=N: every test file at N intra-op threads (test/support/threads.ts).
+    setupFiles: [
+      ...(process.env.HEXA_TEST_TRACE ? ['test/support/trace.ts'] : []),
+      ...(process.env.HEXA_TEST_THREADS ? ['test/support/threads.ts'] : []),
+    ],
     // Two cores: one test file at a time keeps LibTorch's own threads from fighting.
     fileParallelism: false,
     testTimeout: 120_000,

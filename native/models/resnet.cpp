@@ -18,10 +18,12 @@ torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
 // channels-last input and s > 1, on the CPU it runs as the same sums spelled another way: a 1x1
 // convolution with stride 1 of x[:, :, ::s, ::s] (the only pixels a strided 1x1 reads). Why:
 // the backward-weights primitive oneDNN picks for the strided form on AVX-512 CPUs
-// (jit_1x1:avx512_core; LibTorch 2.13 here, very likely 2.11 on a Xeon) corrupts the heap at
-// most intra-op thread counts: 3, 5, 7, 12, 16 and 24 aborted in free() or crashed, 1, 2, 4, 6
-// and 8 did not, in plain PyTorch too, at 2 to 15 input channels (16 and more were clean;
-// stride 1 and 3x3 filters too). A width-8 ResNet-18 has such a shortcut (8 -> 16 channels);
+// (jit_1x1:avx512_core; LibTorch 2.13 and 2.14 here, very likely 2.11 on a Xeon) writes past
+// its workspace (oneDNN issue #6035: booked for the real channel count per pixel, addressed with
+// the 16-channel block; 8 for the AVX2 kernel) and corrupts the heap at most intra-op thread
+// counts: 3, 5, 7, 12, 16 and 24 aborted in free() or crashed, 1, 2, 4, 6 and 8 did not, in
+// plain PyTorch too, at 2 to 15 input channels (16 and more were clean; stride 1 and 3x3
+// filters too). A width-8 ResNet-18 has such a shortcut (8 -> 16 channels);
 // width 16 and up have none. scripts/repro/onednn_strided_1x1.py shows it in plain PyTorch;
 // test/cpp/models_test.cpp runs this path at 5 threads against the float64 network
 // (docs/troubleshooting.md).

@@ -1,9 +1,11 @@
 # Plain PyTorch, CPU, no hexa-torch: the backward of a 1x1, stride-2 convolution on
 # channels-last input with fewer than 16 input channels, at several intra-op thread counts.
 # On AVX-512 CPUs oneDNN's backward-weights kernel for it (ONEDNN_VERBOSE=1 names it:
-# jit_1x1:avx512_core) corrupted the heap with LibTorch 2.13 (AMD EPYC) at 3, 5, 7, 12, 16 and
-# 24 threads, not at 1, 2, 4, 6, 8; 2 to 15 input channels; float32 and bfloat16; not with
-# ONEDNN_MAX_CPU_ISA=AVX2, nor at stride 1, 3x3 or 7x7 filters, 16 or more channels, or NCHW.
+# jit_1x1:avx512_core) corrupted the heap with torch 2.13.0 and 2.14.1 (AMD EPYC) at 3, 5, 7, 12,
+# 16 and 24 threads, not at 1, 2, 4, 6, 8; 2 to 15 input channels; float32 and bfloat16; not
+# with ONEDNN_MAX_CPU_ISA=AVX2, nor at stride 1, 3x3 or 7x7 filters, 16 or more channels, or
+# NCHW. oneDNN's issue #6035 (open) explains it: the workspace that makes the stride 1 is
+# booked for the real channel count per pixel and addressed with the 16-channel block.
 # A width-8 ResNet-18 has such a shortcut (8 -> 16); native/models/resnet.cpp (ShortcutConv)
 # computes it as a stride-1 convolution of every second pixel instead.
 # Each case runs in a forked child, so a crash is reported and the scan goes on.

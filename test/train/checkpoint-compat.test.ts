@@ -14,7 +14,12 @@ import { train } from '../../lib/train/run.js';
 
 const fixture = path.join(__dirname, '..', 'fixtures', 'moco-checkpoint-v1');
 
-it('a hexa-torch 0.1 MoCo checkpoint resumes, and the run ends bitwise where 0.1 ended it', async () => {
+// Bitwise against a run made at this machine's default thread count: another count
+// (HEXA_TEST_THREADS, test/support/threads.ts) adds in another order.
+const otherThreads = process.env.HEXA_TEST_THREADS
+  ? ' (skipped: HEXA_TEST_THREADS changes the order of additions from the recorded run)' : '';
+
+it.skipIf(otherThreads)(`a hexa-torch 0.1 MoCo checkpoint resumes, and the run ends bitwise where 0.1 ended it${otherThreads}`, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-compat-'));
   try {
     const ckpt = path.join(tmp, 'checkpoints');
