@@ -30,9 +30,9 @@ torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
 torch::Tensor ShortcutConv(torch::nn::Conv2d& conv, const torch::Tensor& x) {
   const auto& o = conv->options;
   const int64_t stride = o.stride()->at(0);
-  const bool unsafe = x.device().is_cpu() && stride > 1 && o.in_channels() < 16 &&
-                      x.is_contiguous(at::MemoryFormat::ChannelsLast);
-  if (!unsafe) return conv->forward(x);
+  const bool oneDnnFaults = x.device().is_cpu() && stride > 1 && o.in_channels() < 16 &&
+                            x.is_contiguous(at::MemoryFormat::ChannelsLast);
+  if (!oneDnnFaults) return conv->forward(x);
   const at::Tensor picked = x.slice(2, 0, std::nullopt, stride).slice(3, 0, std::nullopt, stride);
   return torch::conv2d(picked.contiguous(at::MemoryFormat::ChannelsLast), conv->weight);
 }

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "harness/harness.h"
@@ -49,13 +50,13 @@ Grads ForwardBackward(models::ResNet& net, const at::Tensor& images) {
   return g;
 }
 
-}  // namespace
-
 // Within float32's rounding of the float64 network: |a - ref| <= 1e-5 * max|ref| (+ rtol 1e-4).
 void ExpectNearReference(const at::Tensor& a, const at::Tensor& ref) {
   const double scale = ref.abs().max().item<double>();
   EXPECT_CLOSE(a, ref, 1e-4, 1e-5 * scale);
 }
+
+}  // namespace
 
 // A channels-last width-8 ResNet-18 at 5 intra-op threads: oneDNN's strided 1x1
 // backward-weights kernel corrupted the heap there (an abort in free() or a SIGSEGV within a

@@ -4,4 +4,4 @@
 // suite at a larger machine's count (where kernels split their work differently) on a small one.
 import { setNumThreads } from '../../lib/index.js';
 
-setNumThreads(Number(process.env.HEXA_TEST_THREADS));
+setNumThreads(Number(process.env.HEXA_TEST_THREADS));  // not a positive integer: setNumThreads says so

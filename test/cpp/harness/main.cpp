@@ -48,7 +48,12 @@ int main(int argc, char** argv) {
   // at the machine's cores, so only this reaches the thread counts of a larger machine (and the
   // chunkings our kernels choose there) on a small one.
   if (const char* threads = std::getenv("HEXA_TEST_THREADS"); threads && *threads) {
-    at::set_num_threads(std::atoi(threads));
+    const int n = std::atoi(threads);
+    if (n < 1) {
+      std::fprintf(stderr, "HEXA_TEST_THREADS must be a positive integer, got '%s'\n", threads);
+      return 2;
+    }
+    at::set_num_threads(n);
     std::fprintf(stderr, "intra-op threads: %d\n", at::get_num_threads());
   }
   int ran = 0, failed = 0;
