@@ -3,30 +3,21 @@
 // safetensors), what architecture they are, and the input normalisation they expect.
 import fs from 'node:fs';
 import path from 'node:path';
+import { BACKBONE_FORMAT, backboneMetadata, CIFAR_NORMALIZATION, savedNormalization, specOfState, type BackboneSpec } from '../checkpoint/backbone-metadata.js';
 import { loadSafetensors, saveSafetensors } from '../checkpoint/safetensors.js';
 import { saveTorchStateDict } from '../checkpoint/torch-save.js';
 import { native } from '../native.js';
 import type { NativeBackboneSpec } from '../native-types.js';
 import { handleOf, scope, tensor, Tensor } from '../tensor.js';
 import { readCheckpointInfo, loadCheckpoint } from '../train/checkpoint.js';
-import { familyOf, resolveConfig, type Arch, type TrainConfig } from '../train/config.js';
+import { familyOf, resolveConfig, type TrainConfig } from '../train/config.js';
 import { openTrainSet } from '../train/run.js';
 import { TrainerModel } from '../train/model.js';
 
-/** The input normalisation of hexa-torch's encoder (CIFAR-10 statistics, native/models/resnet.h). */
-export const CIFAR_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] };
+export { CIFAR_NORMALIZATION, specOfState, type BackboneSpec };
+
 /** torchvision's ImageNet normalisation: what a foreign torchvision file expects. */
 export const IMAGENET_NORMALIZATION = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-
-export interface BackboneSpec {
-  arch: Arch;
-  /** Channels of the first stage (torchvision: 64). */
-  width: number;
-  /** 3x3 stride-1 stem without max-pool (CIFAR), else torchvision's 7x7 stride-2 + max-pool. */
-  cifarStem: boolean;
-  mean: number[];
-  std: number[];
-}
 
 export interface Backbone {
   spec: BackboneSpec;
@@ -43,18 +34,6 @@ function backbone(spec: BackboneSpec, state: Record<string, Tensor>, source: str
   return { spec, state, source, config, dispose: () => Object.values(state).forEach((t) => t.dispose()) };
 }
 
-/** Architecture, width and stem of a torchvision-named ResNet state dict, from its tensors' shapes. */
-export function specOfState(state: Record<string, Tensor>, file: string): Omit<BackboneSpec, 'mean' | 'std'> {
-  const conv1 = state['conv1.weight'];
-  if (!conv1 || conv1.shape.length !== 4 || conv1.shape[1] !== 3) {
-    throw new Error(`${file} is not a torchvision ResNet backbone: it has no conv1.weight of shape [width, 3, k, k]`);
-  }
-  const arch: Arch = 'layer1.0.conv3.weight' in state ? 'resnet50' : 'resnet18';
-  const k = conv1.shape[2];
-  if (k !== 3 && k !== 7) throw new Error(`${file}: conv1.weight is ${k}x${k}; a ResNet stem is 7x7 (torchvision) or 3x3 (CIFAR)`);
-  return { arch, width: conv1.shape[0], cifarStem: k === 3 };
-}
-
 /** The native spec (normalisation as tensors; the caller disposes them through scope()). */
 export function nativeSpec(spec: BackboneSpec): NativeBackboneSpec {
   return {
@@ -67,15 +46,6 @@ export function nativeSpec(spec: BackboneSpec): NativeBackboneSpec {
 }
 
 export const handlesOf = (state: Record<string, Tensor>) => Object.fromEntries(Object.entries(state).map(([k, t]) => [k, handleOf(t)]));
-
-/** The mean/std exportTorchvision records in the metadata (older exports have none). */
-function savedNormalization(metadata: Record<string, string>): { mean: number[]; std: number[] } | null {
-  const parse = (v?: string) => (v ? v.split(',').map(Number) : []);
-  const mean = parse(metadata.mean);
-  const std = parse(metadata.std);
-  const ok = mean.length === 3 && std.length === 3 && [...mean, ...std].every(Number.isFinite) && std.every((x) => x > 0);
-  return ok ? { mean, std } : null;
-}
 
 /** A hexa-torch trainer's backbone (its config decides the architecture). */
 async function fromTrainer(model: TrainerModel, source: string): Promise<Backbone> {
@@ -126,7 +96,7 @@ export async function loadBackbone(source: string, normalization?: { mean: numbe
     }
     let spec: BackboneSpec;
     try {
-      const ours = metadata.format === 'torchvision-resnet-backbone';
+      const ours = metadata.format === BACKBONE_FORMAT;
       spec = { ...specOfState(state, file), ...(ours ? (savedNormalization(metadata) ?? CIFAR_NORMALIZATION) : IMAGENET_NORMALIZATION) };
     } catch (e) {
       Object.values(state).forEach((t) => t.dispose());
@@ -134,7 +104,7 @@ export async function loadBackbone(source: string, normalization?: { mean: numbe
     }
     const configFile = path.join(path.dirname(file), 'config.json');
     let config: TrainConfig | undefined;
-    if (metadata.format === 'torchvision-resnet-backbone' && fs.existsSync(configFile)) {
+    if (metadata.format === BACKBONE_FORMAT && fs.existsSync(configFile)) {
       try {
         config = resolveConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')));
       } catch {
@@ -174,8 +144,7 @@ export async function exportTorchvision(source: string, prefix: string): Promise
   try {
     const files = { safetensors: `${prefix}.safetensors`, pt: `${prefix}.pt` };
     const { spec } = b;
-    const metadata = { format: 'torchvision-resnet-backbone', arch: spec.arch, width: String(spec.width), cifarStem: String(spec.cifarStem), mean: spec.mean.join(','), std: spec.std.join(',') };
-    if (path.resolve(files.safetensors) !== path.resolve(source)) await saveSafetensors(files.safetensors, b.state, metadata);
+    if (path.resolve(files.safetensors) !== path.resolve(source)) await saveSafetensors(files.safetensors, b.state, backboneMetadata(spec));
     // torchvision's state_dict order: parameters and buffers as the modules define them.
     const names = Object.keys(b.state).sort(torchvisionOrder);
     await saveTorchStateDict(files.pt, Object.fromEntries(names.map((k) => [k, b.state[k]])));

@@ -56,6 +56,24 @@ export interface EvaluateOptions {
   shouldStop?(): boolean;
 }
 
+/** Every key of EvaluateOptions (the type makes this list complete): others are refused, not ignored. */
+const EVALUATE_OPTION_KEYS: Record<keyof EvaluateOptions, true> = {
+  data: true, val: true, valFraction: true, imageSize: true, trainSubset: true, testSubset: true, protocols: true,
+  baselines: true, knnK: true, knnTemperature: true, linear: true, fractions: true, fineTuneSteps: true,
+  fineTuneBatchSize: true, normalization: true, out: true, seed: true, onMessage: true, shouldStop: true,
+};
+
+/** A misspelt or CLI-shaped key ('linearLrs', 'mean') would silently keep its default. */
+function checkOptionKeys(options: EvaluateOptions): void {
+  const unknown = (keys: string[], known: object, where: string) => {
+    const bad = keys.find((k) => !Object.hasOwn(known, k));
+    if (bad !== undefined) throw new TypeError(`evaluate: unknown option ${where}${bad} (known: ${Object.keys(known).join(', ')})`);
+  };
+  unknown(Object.keys(options), EVALUATE_OPTION_KEYS, '');
+  if (options.linear) unknown(Object.keys(options.linear), LINEAR_PROBE_DEFAULTS, 'linear.');
+  if (options.normalization) unknown(Object.keys(options.normalization), { mean: true, std: true }, 'normalization.');
+}
+
 export const EVALUATE_DEFAULTS = {
   valFraction: 0.2,
   testSubset: 0,
@@ -196,6 +214,7 @@ export function defaultEvalDir(source: string): string {
  * network and raw pixels. Writes <out>/eval.json, <out>/eval.txt and <out>/subsets/.
  */
 export async function evaluate(source: string, options: EvaluateOptions = {}): Promise<EvalResult> {
+  checkOptionKeys(options);
   const o = { ...EVALUATE_DEFAULTS, ...options, knnK: options.knnK ?? 0, knnTemperature: options.knnTemperature ?? 0 };
   for (const p of o.protocols) if (!PROTOCOLS.includes(p)) throw new RangeError(`evaluate: unknown protocol '${p}' (known: ${PROTOCOLS.join(', ')})`);
   for (const f of o.fractions) if (!(f > 0 && f <= 1)) throw new RangeError(`evaluate: fractions must be in (0, 1], got ${f}`);

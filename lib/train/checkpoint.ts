@@ -4,6 +4,7 @@
 // any moment leaves the previous checkpoint loadable; files no JSON names are pruned.
 import fs from 'node:fs';
 import path from 'node:path';
+import { backboneMetadata, CIFAR_NORMALIZATION, specOfState } from '../checkpoint/backbone-metadata.js';
 import { loadSafetensors, removeStaleTempFiles, saveSafetensors, writeAtomic } from '../checkpoint/safetensors.js';
 import { scope } from '../tensor.js';
 import { migrateConfig, resolveConfig, type Method, type TrainConfig } from './config.js';
@@ -107,6 +108,7 @@ export async function loadCheckpoint(file: string, info: CheckpointInfo, model: 
 export async function exportBackbone(model: TrainerModel, file: string): Promise<void> {
   await scope(async () => {
     const backbone = await model.backboneState();
-    await saveSafetensors(file, backbone, { format: 'torchvision-resnet-backbone', arch: model.config.arch, width: String(model.config.width) });
+    // The same metadata as hexa export's file: stem and normalisation too, for PyTorch users.
+    await saveSafetensors(file, backbone, backboneMetadata({ ...specOfState(backbone, file), ...CIFAR_NORMALIZATION }));
   });
 }

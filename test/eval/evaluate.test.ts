@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backboneFeatures, evaluate, Generator, loadBackbone, rand, resolveConfig, saveSafetensors, scope, tensor, train, type EvalResult, type Tensor } from '../../lib/index.js';
+import { backboneFeatures, CIFAR_NORMALIZATION, evaluate, Generator, loadBackbone, loadSafetensors, rand, resolveConfig, saveSafetensors, scope, tensor, train, type EvalResult, type EvaluateOptions, type Tensor } from '../../lib/index.js';
+import { exportTorchvision } from '../../lib/eval/backbone.js';
 import { writeSyntheticMnist } from './synthetic-mnist.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-eval-'));
@@ -113,4 +114,30 @@ describe('evaluate', () => {
     await expect(evaluate(extra, { ...quick, data, out: path.join(dir, 'e3') })).rejects.toThrow(/'layer1\.2\.conv1\.weight' that a resnet18 of width 4 \(CIFAR stem\) does not have/);
     expect(fs.existsSync(path.join(dir, 'e3', 'eval.json'))).toBe(false);
   }, 120_000);
+
+  it("refuses an option it does not know, naming it (the CLI's flag names are not evaluate()'s), before any work", async () => {
+    const out = path.join(dir, 'e4');
+    const refused = (options: object) => evaluate(run, { ...quick, out, ...options } as EvaluateOptions);
+    await expect(refused({ linearLrs: [0.1] })).rejects.toThrow(/^evaluate: unknown option linearLrs \(known: data, val, .*shouldStop\)$/);
+    await expect(refused({ mean: [0.5, 0.5, 0.5] })).rejects.toThrow(/^evaluate: unknown option mean /);
+    await expect(refused({ linear: { lr: [1] } })).rejects.toThrow(/^evaluate: unknown option linear\.lr \(known: lrs, weightDecays, /);
+    await expect(refused({ normalization: { ...CIFAR_NORMALIZATION, scale: 2 } })).rejects.toThrow(/^evaluate: unknown option normalization\.scale /);
+    await expect(refused({ linearLrs: [0.1] })).rejects.toBeInstanceOf(TypeError);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it("the training run's backbone.safetensors carries the same metadata as hexa export's file: stem and normalisation too", async () => {
+    const trained = await loadSafetensors(path.join(run, 'backbone.safetensors'));
+    const exported = await exportTorchvision(run, path.join(dir, 'exported'));
+    const fromExport = await loadSafetensors(exported.safetensors);
+    try {
+      expect(trained.metadata).toEqual({
+        format: 'torchvision-resnet-backbone', arch: 'resnet18', width: '4', cifarStem: 'true',
+        mean: CIFAR_NORMALIZATION.mean.join(','), std: CIFAR_NORMALIZATION.std.join(','),
+      });
+      expect(fromExport.metadata).toEqual(trained.metadata);
+    } finally {
+      for (const t of [...Object.values(trained.tensors), ...Object.values(fromExport.tensors)]) t.dispose();
+    }
+  });
 });
