@@ -31,6 +31,11 @@ export function specOfState(state: Record<string, Tensor>, file: string): Omit<B
   return { arch, width: conv1.shape[0], cifarStem: k === 3 };
 }
 
+/** The spec of a hexa-torch trainer's backbone: its shapes, and the encoder's CIFAR normalisation. */
+export function trainedSpec(state: Record<string, Tensor>, file: string): BackboneSpec {
+  return { ...specOfState(state, file), ...CIFAR_NORMALIZATION };
+}
+
 /** The safetensors metadata of a backbone file. */
 export function backboneMetadata(spec: BackboneSpec): Record<string, string> {
   return {

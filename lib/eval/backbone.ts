@@ -3,7 +3,7 @@
 // safetensors), what architecture they are, and the input normalisation they expect.
 import fs from 'node:fs';
 import path from 'node:path';
-import { BACKBONE_FORMAT, backboneMetadata, CIFAR_NORMALIZATION, savedNormalization, specOfState, type BackboneSpec } from '../checkpoint/backbone-metadata.js';
+import { BACKBONE_FORMAT, backboneMetadata, CIFAR_NORMALIZATION, savedNormalization, specOfState, trainedSpec, type BackboneSpec } from '../checkpoint/backbone-metadata.js';
 import { loadSafetensors, saveSafetensors } from '../checkpoint/safetensors.js';
 import { saveTorchStateDict } from '../checkpoint/torch-save.js';
 import { native } from '../native.js';
@@ -50,8 +50,7 @@ export const handlesOf = (state: Record<string, Tensor>) => Object.fromEntries(O
 /** A hexa-torch trainer's backbone (its config decides the architecture). */
 async function fromTrainer(model: TrainerModel, source: string): Promise<Backbone> {
   const state = await model.backboneState();
-  const spec = { ...specOfState(state, source), ...CIFAR_NORMALIZATION };
-  return backbone(spec, state, source, model.config);
+  return backbone(trainedSpec(state, source), state, source, model.config);
 }
 
 /** The checkpoint JSON of a run directory (checkpoints/last.json), a checkpoint JSON, or null. */

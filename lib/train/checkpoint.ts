@@ -4,7 +4,7 @@
 // any moment leaves the previous checkpoint loadable; files no JSON names are pruned.
 import fs from 'node:fs';
 import path from 'node:path';
-import { backboneMetadata, CIFAR_NORMALIZATION, specOfState } from '../checkpoint/backbone-metadata.js';
+import { backboneMetadata, trainedSpec } from '../checkpoint/backbone-metadata.js';
 import { loadSafetensors, removeStaleTempFiles, saveSafetensors, writeAtomic } from '../checkpoint/safetensors.js';
 import { scope } from '../tensor.js';
 import { migrateConfig, resolveConfig, type Method, type TrainConfig } from './config.js';
@@ -109,6 +109,6 @@ export async function exportBackbone(model: TrainerModel, file: string): Promise
   await scope(async () => {
     const backbone = await model.backboneState();
     // The same metadata as hexa export's file: stem and normalisation too, for PyTorch users.
-    await saveSafetensors(file, backbone, backboneMetadata({ ...specOfState(backbone, file), ...CIFAR_NORMALIZATION }));
+    await saveSafetensors(file, backbone, backboneMetadata(trainedSpec(backbone, file)));
   });
 }
