@@ -141,29 +141,47 @@ export function environment(): string {
     `${i.devices.map((d) => d.name ?? d.device).join(', ')}, node ${process.version}`;
 }
 
+/** An allocator a PyTorch CPU user may preload: its name for tables and the environment to run with. */
+export interface AllocatorEnv {
+  name: string;
+  env: Record<string, string>;
+}
+
 /**
- * How an informed PyTorch user tunes CPU memory allocation (PyTorch's and Intel's CPU
- * performance guides): jemalloc preloaded, so large tensors are reused instead of mmapped and
- * page-faulted in on every allocation. Debian's libjemalloc2 is fetched once (apt-get download,
- * no root) into ~/.cache/hexa-torch/peers. Where that cannot be done, glibc's own knobs (one
- * arena, the highest mmap and trim thresholds glibc accepts) stand in, and `name` says so.
+ * The allocators PyTorch's and Intel's CPU performance guides suggest preloading, tcmalloc and
+ * jemalloc, from Debian (fetched once with apt-get download, no root, into
+ * ~/.cache/hexa-torch/peers); the ones that cannot be fetched are left out with a line on
+ * stderr. Which one helps depends on the machine: on our 2-core VMs jemalloc made PyTorch's
+ * HEXA_MoCo step 2-3x slower than glibc (4x the page faults, 2026-12-01), so a benchmark runs
+ * the peer with each of them and with glibc, and reports against the fastest.
  */
-export function tunedPeerEnv(): { name: string; env: Record<string, string> } {
+export function preloadAllocators(): AllocatorEnv[] {
+  if (process.arch !== 'x64' || process.platform !== 'linux') return [];
   const dir = path.join(os.homedir(), '.cache', 'hexa-torch', 'peers');
-  const lib = path.join(dir, 'usr', 'lib', 'x86_64-linux-gnu', 'libjemalloc.so.2');
-  if (!fs.existsSync(lib) && process.arch === 'x64') {
-    fs.mkdirSync(dir, { recursive: true });
-    const got = spawnSync('sh', ['-c', 'apt-get download libjemalloc2 >/dev/null 2>&1 && dpkg-deb -x libjemalloc2_*.deb . && rm -f libjemalloc2_*.deb'], { cwd: dir, timeout: 120_000 });
-    if (got.status !== 0) console.error('tuned peer: could not fetch libjemalloc2; using glibc malloc tunables instead');
+  const libDir = path.join(dir, 'usr', 'lib', 'x86_64-linux-gnu');
+  const wanted = [
+    { name: 'tcmalloc', pkg: 'libtcmalloc-minimal4', lib: 'libtcmalloc_minimal.so.4' },
+    { name: 'jemalloc', pkg: 'libjemalloc2', lib: 'libjemalloc.so.2' },
+  ];
+  const out: AllocatorEnv[] = [];
+  for (const { name, pkg, lib } of wanted) {
+    const file = path.join(libDir, lib);
+    if (!fs.existsSync(file)) {
+      fs.mkdirSync(dir, { recursive: true });
+      const got = spawnSync('sh', ['-c', `apt-get download ${pkg} >/dev/null 2>&1 && dpkg-deb -x ${pkg}_*.deb . && rm -f ${pkg}_*.deb`], { cwd: dir, timeout: 120_000 });
+      if (got.status !== 0 || !fs.existsSync(file)) {
+        console.error(`peers: could not fetch Debian's ${pkg}; the ${name} peer is left out`);
+        continue;
+      }
+    }
+    out.push({ name, env: { LD_PRELOAD: file } });
   }
-  if (fs.existsSync(lib)) return { name: 'jemalloc', env: { LD_PRELOAD: lib } };
-  const max = String(32 << 20);  // glibc ignores larger mmap thresholds
-  return { name: 'glibc tuned', env: { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: max, MALLOC_TRIM_THRESHOLD_: String(1 << 30) } };
+  return out;
 }
 
 /**
  * Runs a Python peer script (it prints one JSON object on its last line) with the torch
- * the references use, and any extra environment (e.g. tunedPeerEnv().env).
+ * the references use, and any extra environment (e.g. an AllocatorEnv's env).
  */
 export function runPeer(script: string, args: string[] = [], extraEnv: Record<string, string> = {}): Record<string, unknown> {
   const { python, env: base } = pythonEnv();

@@ -6,15 +6,15 @@
 // HEXA_RECORD_KERNEL), so the BatchNorm's forward and the trainer's direct kernel calls are
 // attributed too; "wall" minus "all recorded ops" is what no op covers.
 //   npx tsx benchmarks/train/profile.ts [method=hexa-moco] [batch=64] [width=16] [iters=5] [top=25] [precision=fp32]
-// precision bf16: ours with precision 'bf16', the peers with bf16 autocast (the tuned one also
-// channels_last, as step.ts's bf16 peer).
+// The peers: PyTorch as written, and with channels_last as ours; precision bf16: ours with
+// precision 'bf16', both peers with bf16 autocast.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Generator, profiler, rand } from '../../lib/index.js';
 import type { ProfiledOp } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
-import { environment, runPeer, tunedPeerEnv } from '../harness.js';
+import { environment, runPeer } from '../harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const method = (process.argv[2] ?? 'hexa-moco') as 'moco' | 'hexa-moco';
@@ -64,11 +64,8 @@ const args = [method, String(n), String(width), String(size), String(queueSize),
 const bf16 = precision === 'bf16' ? ['bf16'] : [];
 const peers = [
   { name: `PyTorch${bf16.length ? '+bf16' : ''}`, r: runPeer(path.join(here, 'peers', 'moco_step.py'), [...args, ...bf16]) },
-  (() => {
-    const t = tunedPeerEnv();
-    const flags = bf16.length ? ['channels_last', 'bf16'] : [];
-    return { name: `PyTorch+${t.name}${flags.length ? '+cl+bf16' : ''}`, r: runPeer(path.join(here, 'peers', 'moco_step.py'), [...args, ...flags], t.env) };
-  })(),
+  // Tuned: channels_last as ours (glibc malloc: on our VMs the fastest peer, see step.ts).
+  { name: `PyTorch+cl${bf16.length ? '+bf16' : ''}`, r: runPeer(path.join(here, 'peers', 'moco_step.py'), [...args, 'channels_last', ...bf16]) },
 ];
 const toOps = (rows: Array<[string, number, number, number]>): ProfiledOp[] => rows.map(([name, startUs, endUs, thread]) => ({ name, startUs, endUs, thread }));
 const tables = [{ name: 'ours', wall: oursWall, self: selfTimes(oursOps, iters) },

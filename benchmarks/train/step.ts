@@ -16,7 +16,7 @@ import { applyAugment, sampleAugment } from '../../lib/augment/index.js';
 import { Generator, rand, scope, tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
-import { environment, interleave, PeerProcess, printTable, roundRatios, sample, summarize, time, tunedPeerEnv, type Row } from '../harness.js';
+import { environment, interleave, PeerProcess, printTable, roundRatios, sample, summarize, time, preloadAllocators, type Row } from '../harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [n, width, iters] = [128, 16, 5].map((d, i) => Number(process.argv[2 + i] ?? d));
@@ -44,22 +44,20 @@ const withCompile = (peers: PeerSpec[]) => (peerSet === 'all' ? peers : peers.fi
 
 // CPU: ours as a user runs it (the defaults: float32, channels_last activations, no environment
 // settings) and with precision 'bf16'; the peers: PyTorch as written (default), tuned as
-// PyTorch's CPU performance guides advise (jemalloc; + channels_last; + torch.compile), and
-// with bf16 autocast (+ torch.compile). torch.compile (Inductor) compiles C++ with the system
-// g++; its compile time falls in the peer's warm-up steps and is not timed.
+// PyTorch's CPU performance guides advise (channels_last, alone and with tcmalloc or jemalloc
+// preloaded; + torch.compile), and with bf16 autocast the same ways. The summary names the
+// fastest peer of each row group: which preload helps depends on the machine.
+// torch.compile (Inductor) compiles C++ with the system g++; its compile time falls in the
+// peer's warm-up steps and is not timed.
 function cpuGroups(method: string): Group[] {
-  const tuned = tunedPeerEnv();
-  const t = ` + ${tuned.name}`;
-  const fp32 = withCompile([
-    { name: 'PyTorch eager', flags: [], env: {} },
-    { name: `PyTorch${t}`, flags: [], env: tuned.env },
-    { name: `PyTorch${t} + channels_last`, flags: ['channels_last'], env: tuned.env },
-    { name: `PyTorch${t} + channels_last + torch.compile`, flags: ['channels_last', 'compile'], env: tuned.env },
-  ]);
-  const bf16 = withCompile([
-    { name: `PyTorch${t} + channels_last + bf16 autocast`, flags: ['channels_last', 'bf16'], env: tuned.env },
-    { name: `PyTorch${t} + channels_last + bf16 autocast + torch.compile`, flags: ['channels_last', 'bf16', 'compile'], env: tuned.env },
-  ]);
+  const allocators = preloadAllocators();
+  const tunedWays = (flags: string[], what: string): PeerSpec[] => [
+    { name: `PyTorch + ${what}`, flags, env: {} },
+    ...allocators.map((a) => ({ name: `PyTorch + ${a.name} + ${what}`, flags, env: a.env })),
+    { name: `PyTorch + ${what} + torch.compile`, flags: [...flags, 'compile'], env: {} },
+  ];
+  const fp32 = withCompile([{ name: 'PyTorch eager', flags: [], env: {} }, ...tunedWays(['channels_last'], 'channels_last')]);
+  const bf16 = withCompile(tunedWays(['channels_last', 'bf16'], 'channels_last + bf16 autocast'));
   return ([['fp32', fp32], ['bf16', bf16]] as const).map(([precision, peers]) => ({
     ours: [{ name: oursName(precision), precision, cudaGraph: false }],
     peers,
@@ -171,6 +169,15 @@ for (const r of rows) {
   if (ratios.length > 1) {
     console.log(`${r.kernel} vs ${r.peer!.name}: per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${summarize(ratios).medianMs.toFixed(2)})`);
   }
+}
+// Against the fastest peer of each row group (ours against the best Python in the same run).
+for (const kernel of new Set(rows.map((r) => r.kernel))) {
+  const peers = rows.filter((r) => r.kernel === kernel && r.peer && !r.peer.name.startsWith('ours'));
+  if (peers.length < 2) continue;
+  const best = peers.reduce((a, b) => (b.peer!.timing.medianMs < a.peer!.timing.medianMs ? b : a));
+  const ratios = roundRatios(best.ours, best.peer!.timing);
+  console.log(`${kernel}: fastest peer ${best.peer!.name}, ${best.peer!.timing.medianMs.toFixed(1)} ms: ` +
+    `${(best.peer!.timing.medianMs / best.ours.medianMs).toFixed(2)}x` + (ratios.length > 1 ? ` (per round ${ratios.map((x) => x.toFixed(2)).join(', ')})` : ''));
 }
 for (const r of new Map(rows.filter((r) => r.kernel.includes(' step')).map((r) => [r.kernel, r])).values()) {
   console.log(`${r.kernel}: ${((n / r.ours.medianMs) * 1000).toFixed(1)} images/s`);
