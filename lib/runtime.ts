@@ -74,7 +74,7 @@ export const cuda = {
 };
 
 /**
- * The CPU caching allocator: tensors of 1 MiB and more are served from freed blocks of the same
+ * The CPU caching allocator: tensors of 64 KiB and more are served from freed blocks of the same
  * size class instead of fresh (page-faulted) memory, as PyTorch's CUDA caching allocator does on
  * the GPU. Nothing to set up; these are for inspecting and bounding it. HEXA_TORCH_NO_CPU_CACHING=1
  * in the environment of the process (read when the addon loads) leaves LibTorch's own allocator

@@ -14,6 +14,8 @@ using namespace hexa;
 
 HEXA_TEST(cpu_caching_allocator, size_classes_round_up_by_at_most_an_eighth) {
   EXPECT(runtime::CpuCacheSizeClass(1) == runtime::kMinCachedBytes);
+  EXPECT(runtime::kMinCachedBytes == size_t{64} << 10);  // below glibc's first mmap/trim threshold (128 KiB)
+  EXPECT(runtime::CpuCacheSizeClass((size_t{64} << 10) + 1) == (size_t{72} << 10));
   EXPECT(runtime::CpuCacheSizeClass(size_t{1} << 20) == size_t{1} << 20);
   EXPECT(runtime::CpuCacheSizeClass((size_t{1} << 20) + 1) == (size_t{1} << 20) + (size_t{1} << 17));
   for (size_t n : {size_t{3000000}, size_t{38535168}, size_t{123456789}}) {

@@ -4,7 +4,7 @@
 import { cpu, rand, zeros } from '../../lib/index.js';
 
 const before = cpu.cacheStats();
-const first = await rand([1 << 20]);  // 4 MiB: above the cache's 1 MiB floor
+const first = await rand([1 << 20]);  // 4 MiB: above the cache's 64 KiB floor
 first.dispose();
 const second = await zeros([1 << 20]);
 const after = cpu.cacheStats();
