@@ -83,7 +83,7 @@ withCache(`the CPU caching allocator${cacheOff ? ' (skipped: HEXA_TORCH_NO_CPU_C
   it('a training step at a steady shape touches no fresh memory: a handful of page faults, not thousands', () => {
     // The allocator's purpose, as the kernel counts it, in a fresh process. With the cache's
     // floor at 1 MiB (until 2026-12-01) the step's 128 KiB - 1 MiB tensors were mmapped or
-    // trimmed off the arena again every step: ~4,500 minor faults per step; now ~40.
+    // trimmed off the arena again every step: ~4,900 minor faults per step; now ~40.
     const { faultsPerStep } = childSummary('support/step-faults-child.ts', [], 120_000) as { faultsPerStep: number };
     console.log(`minor page faults per HEXA_MoCo step: ${faultsPerStep}`);
     expect(faultsPerStep).toBeLessThan(800);

@@ -13,7 +13,7 @@
 // start at 128 KiB and only grow when glibc sees a large mmapped block freed, which never
 // happens once this cache keeps the large ones. So every tensor between 128 KiB and the floor
 // (a ResNet's deeper activations and their gradients) was mmapped and unmapped, or trimmed off
-// the arena's top, again on every step: a HEXA_MoCo step at batch 64, width 16 took ~4,500 page
+// the arena's top, again on every step: a HEXA_MoCo step at batch 64, width 16 took ~4,900 page
 // faults (18 MB faulted in and zeroed); with the 64 KiB floor about 40, and the step ran 15-20%
 // faster (docs/performance.md, "The allocator's floor").
 //
@@ -28,10 +28,10 @@ namespace hexa::runtime {
 struct CpuCacheStats {
   bool enabled = false;         // installed (not turned off by HEXA_TORCH_NO_CPU_CACHING=1)
   uint64_t cachedBytes = 0;     // idle in the cache
-  uint64_t inUseBytes = 0;      // handed out by the cache (large blocks only)
+  uint64_t inUseBytes = 0;      // handed out by the cache (blocks of kMinCachedBytes and more)
   uint64_t limitBytes = 0;      // most bytes kept idle
-  uint64_t hits = 0;            // large allocations served from the cache
-  uint64_t misses = 0;          // large allocations that needed fresh memory
+  uint64_t hits = 0;            // such allocations served from the cache
+  uint64_t misses = 0;          // such allocations that needed fresh memory
 };
 
 inline constexpr size_t kMinCachedBytes = size_t{64} << 10;
