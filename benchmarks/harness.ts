@@ -136,7 +136,10 @@ export function printTable(title: string, rows: Row[], copyGBs?: number): void {
 /** Device, versions and threads: printed with every result. */
 export function environment(): string {
   const i = info();
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const f = i.cpu;
+  // "AMD EPYC" is every generation of it: the vector extensions tell the hosts apart.
+  const isa = f.arch !== 'x86_64' ? f.arch : f.avx512bf16 || f.amxBf16 ? 'AVX512-BF16' : f.avx512f ? 'AVX512' : f.avx2 ? 'AVX2' : 'SSE';
+  const cpu = `${os.cpus()[0]?.model ?? 'unknown CPU'} (${isa}${f.amxBf16 ? ', AMX' : ''})`;
   return `hexa-torch ${i.version} (${i.variant}), LibTorch ${i.libtorch.version}, ${i.threads} threads, ${cpu}, ` +
     `${i.devices.map((d) => d.name ?? d.device).join(', ')}, node ${process.version}`;
 }

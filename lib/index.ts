@@ -1,6 +1,6 @@
 // hexa-torch: LibTorch for TypeScript, for self-supervised pre-training with hard examples.
 export { cpu, cuda, info, manualSeed, profiler, setNumThreads } from './runtime.js';
-export type { CpuCacheStats, ProfiledOp } from './runtime.js';
+export type { CpuCacheStats, CpuFeatures, ProfiledOp } from './runtime.js';
 export type { Info } from './runtime.js';
 export { cat, Generator, keep, liveTensorCount, rand, randn, scope, Tensor, tensor, zeros } from './tensor.js';
 export type { Device, DType, RandomOptions, TensorData, TensorOptions } from './tensor.js';

@@ -32,6 +32,23 @@ export interface NativeInfo {
   threads: number;
   interopThreads: number;
   devices: Array<{ device: string; name?: string; memoryBytes?: number; capability?: string }>;
+  cpu: CpuFeatures;
+}
+
+/** What this CPU (and its OS) can execute (see hexa.info().cpu). */
+export interface CpuFeatures {
+  /** The build's architecture: 'x86_64', 'aarch64', ... */
+  arch: string;
+  /** x86-64 extensions (false on other architectures). */
+  avx2: boolean;
+  avx512f: boolean;
+  avx512bf16: boolean;
+  amxBf16: boolean;
+  /**
+   * Whether bfloat16 arithmetic is native (x86-64: AVX512-BF16 or AMX). Without it
+   * `precision: 'bf16'` runs emulated, far slower than 'fp32'. null: not known (other architectures).
+   */
+  nativeBf16: boolean | null;
 }
 
 type H = TensorHandle;

@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { addon, native, packageRoot } from './native.js';
-import type { CpuCacheStats, ProfiledOp } from './native-types.js';
+import type { CpuCacheStats, CpuFeatures, ProfiledOp } from './native-types.js';
 
-export type { CpuCacheStats, ProfiledOp };
+export type { CpuCacheStats, CpuFeatures, ProfiledOp };
 
 export interface Info {
   /** hexa-torch's own version. */
@@ -16,6 +16,8 @@ export interface Info {
   threads: number;
   interopThreads: number;
   devices: Array<{ device: string; name?: string; memoryBytes?: number; capability?: string }>;
+  /** What the CPU can execute: whether bfloat16 is native, and the vector extensions that decide it. */
+  cpu: CpuFeatures;
   node: string;
 }
 
@@ -30,6 +32,7 @@ export function info(): Info {
     threads: n.threads,
     interopThreads: n.interopThreads,
     devices: n.devices,
+    cpu: n.cpu,
     node: process.version,
   };
 }

@@ -75,3 +75,25 @@ it('cuda.synchronize resolves after queued GPU work (at once without a GPU)', as
   expect(y.shape).toEqual([512, 512]);
   for (const t of [x, y]) t.dispose();
 });
+
+// The reference: Linux's own reading of CPUID (with the OS's XSAVE support), /proc/cpuinfo's flags.
+const cpuinfoFlags = (() => {
+  try {
+    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    return line ? new Set(line.slice(line.indexOf(':') + 1).trim().split(/\s+/)) : null;
+  } catch {
+    return null;
+  }
+})();
+it.skipIf(process.arch !== 'x64' || !cpuinfoFlags)('info().cpu agrees with /proc/cpuinfo (skipped off Linux x86-64: no such reference)', () => {
+  const { cpu } = info();
+  const has = (flag: string) => cpuinfoFlags!.has(flag);
+  expect(cpu).toEqual({
+    arch: 'x86_64',
+    avx2: has('avx2'),
+    avx512f: has('avx512f'),
+    avx512bf16: has('avx512_bf16'),
+    amxBf16: has('amx_bf16'),
+    nativeBf16: has('avx512_bf16') || has('amx_bf16'),
+  });
+});

@@ -4,7 +4,8 @@
 // Ours and the peers take turns: `rounds` rounds of `iters` steps each (harness interleave()),
 // the peers kept running between their turns; medians over the pooled steps.
 //   npx tsx benchmarks/train/step.ts [batch=128] [width=16] [iters=5] [device=cpu] [rounds=3] [peers=all|no-compile]
-// CPU: one group per precision (ours fp32 / bf16 beside PyTorch eager, tuned, + torch.compile).
+// CPU: one group per precision (ours fp32 / bf16 beside PyTorch eager, tuned, + torch.compile;
+// bf16 where the CPU has bfloat16 arithmetic, or with HEXA_BENCH_BF16=1).
 // CUDA: one group per method, every variant of ours (fp32, bf16, fp16; eager and cudaGraph,
 // the latter held back from the config in this release: its rows measure speed only)
 // beside PyTorch fp32 eager and PyTorch with autocast + channels_last (the GPU's tuned peer),
@@ -13,7 +14,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyAugment, sampleAugment } from '../../lib/augment/index.js';
-import { Generator, rand, scope, tensor } from '../../lib/index.js';
+import { Generator, info, rand, scope, tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
 import { environment, interleave, PeerProcess, printTable, roundRatios, sample, summarize, time, preloadAllocators, type Row } from '../harness.js';
@@ -25,6 +26,9 @@ const rounds = Number(process.argv[6] ?? 3);
 const peerSet = process.argv[7] ?? 'all';
 if (peerSet !== 'all' && peerSet !== 'no-compile') throw new Error(`step.ts: peers must be 'all' or 'no-compile', got '${peerSet}'`);
 const onCuda = device !== 'cpu';
+// CPU bf16 rows only where the CPU has bfloat16 arithmetic: emulated, both sides run 12-14x
+// slower than float32 (an AVX2-only EPYC, 2026-12-02) and the rows would take most of the run.
+const withBf16 = info().cpu.nativeBf16 !== false || process.env.HEXA_BENCH_BF16 === '1';
 const size = 32, queueSize = 4096;
 
 type Precision = 'fp32' | 'bf16' | 'fp16';
@@ -58,7 +62,8 @@ function cpuGroups(method: string): Group[] {
   ];
   const fp32 = withCompile([{ name: 'PyTorch eager', flags: [], env: {} }, ...tunedWays(['channels_last'], 'channels_last')]);
   const bf16 = withCompile(tunedWays(['channels_last', 'bf16'], 'channels_last + bf16 autocast'));
-  return ([['fp32', fp32], ['bf16', bf16]] as const).map(([precision, peers]) => ({
+  const precisions = withBf16 ? ([['fp32', fp32], ['bf16', bf16]] as const) : ([['fp32', fp32]] as const);
+  return precisions.map(([precision, peers]) => ({
     ours: [{ name: oursName(precision), precision, cudaGraph: false }],
     peers,
     rows: peers.map((p) => [label(method, precision), oursName(precision), p.name] as [string, string, string]),
@@ -94,6 +99,7 @@ function cudaGroup(method: string): Group {
 }
 
 console.log(environment());
+if (!onCuda && !withBf16) console.log('bf16 rows left out: this CPU has no bfloat16 arithmetic (AVX512-BF16 or AMX), so bf16 is emulated on both sides; HEXA_BENCH_BF16=1 runs them');
 const rows: Row[] = [];
 for (const method of ['moco', 'hexa-moco'] as const) {
   const shape = `${n}x3x${size}x${size}, resnet18 w${width}, K=${queueSize}`;

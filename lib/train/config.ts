@@ -74,7 +74,8 @@ export interface TrainConfig {
   /**
    * 'fp32', 'bf16' or 'fp16': the backbone's convolutions in bfloat16 or float16 through
    * autocast (faster on GPUs and, for bf16, on CPUs with AVX512-BF16/AMX; about 3 significant
-   * digits). Weights, BN statistics, losses, PGD updates and the optimizer stay float32. fp16
+   * digits; without AVX512-BF16/AMX a CPU emulates bf16, far slower, and train() says so).
+   * Weights, BN statistics, losses, PGD updates and the optimizer stay float32. fp16
    * (for GPUs without bf16, e.g. V100, T4) adds a dynamic loss scale as torch.amp.GradScaler:
    * a step that overflows updates nothing and halves the scale (metrics: lossScale, skipped).
    */

@@ -7,7 +7,7 @@ import { BatchLoader, openDataset, subset, type ImageDataset } from '../data/ind
 import { Communicator, distBackends } from '../dist/communicator.js';
 import { worldFromEnv } from '../dist/env.js';
 import { datasetFeatures, knnAccuracy } from '../eval/knn.js';
-import { setNumThreads } from '../runtime.js';
+import { info, setNumThreads, type CpuFeatures } from '../runtime.js';
 import { scope, Tensor } from '../tensor.js';
 import { checkCudaGraphWorld, familyOf, RESUME_OVERRIDABLE, type TrainConfig } from './config.js';
 import { exportBackbone, loadCheckpoint, readCheckpointInfo, saveCheckpoint, type CheckpointInfo } from './checkpoint.js';
@@ -48,6 +48,25 @@ export interface EpochLog {
   /** What the method did at the epoch's start (DeepCluster: k-means statistics per head). */
   setup?: Metrics;
   elapsedSeconds: number;
+}
+
+/**
+ * What the trainer says before it trains at a precision this CPU has no arithmetic for, or null.
+ * Autocast then runs emulated: 'fp16' on most CPUs (8x slower than 'fp32' measured on a 2-core
+ * AMD EPYC), 'bf16' on CPUs without AVX512-BF16 or AMX (12-14x slower than 'fp32' on an
+ * AVX2-only AMD EPYC, in PyTorch's autocast too; docs/performance.md). A run is not refused:
+ * the result is right, only slow, and the user may be testing a config meant for a GPU.
+ */
+export function cpuPrecisionNotice(precision: TrainConfig['precision'], device: string, cpu: CpuFeatures): string | null {
+  if (device !== 'cpu' || precision === 'fp32') return null;
+  const noBf16 = 'this CPU has no bfloat16 arithmetic (no AVX512-BF16 or AMX)';
+  if (precision === 'fp16') {
+    return "precision 'fp16' on a CPU is slow (most CPUs have no float16 arithmetic: 8x slower than 'fp32' on a 2-core AMD EPYC); it is meant for GPUs without bfloat16, " +
+      (cpu.nativeBf16 === false ? `and ${noBf16}: 'fp32' is the fast option here` : "and 'bf16' is the fast CPU option");
+  }
+  return cpu.nativeBf16 === false
+    ? `precision 'bf16' is emulated on this CPU and slow: ${noBf16}; 12-14x slower than 'fp32' on an AVX2-only AMD EPYC. 'fp32' is the fast option here`
+    : null;
 }
 
 export interface TrainHooks {
@@ -183,9 +202,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, options
     // batchSize is per process (as DDP's): the learning rate scales with the global batch.
     const baseLr = (config.lr * config.batchSize * world) / 256;
     model = await TrainerModel.create(config, context, comm ?? undefined);
-    if (config.precision === 'fp16' && config.device === 'cpu') {
-      say("precision 'fp16' on a CPU is slow (most CPUs have no float16 arithmetic: 8x slower than 'fp32' on a 2-core AMD EPYC); it is meant for GPUs without bfloat16, and 'bf16' is the fast CPU option");
-    }
+    const notice = cpuPrecisionNotice(config.precision, config.device, info().cpu);
+    if (notice) say(notice);
     let epoch = 0;
     let epochStep = 0;
     if (resume) {

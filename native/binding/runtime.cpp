@@ -4,6 +4,7 @@
 #include "binding/async_work.h"
 #include "binding/handles.h"
 #include "runtime/cpu_caching_allocator.h"
+#include "runtime/cpu_features.h"
 #include "runtime/profiler.h"
 
 #include <ATen/Context.h>
@@ -65,6 +66,15 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   }
 #endif
   out.Set("devices", devices);
+  const runtime::CpuFeatures f = runtime::DetectCpuFeatures();
+  Napi::Object features = Napi::Object::New(env);
+  features.Set("arch", f.arch);
+  features.Set("avx2", f.avx2);
+  features.Set("avx512f", f.avx512f);
+  features.Set("avx512bf16", f.avx512bf16);
+  features.Set("amxBf16", f.amxBf16);
+  features.Set("nativeBf16", f.nativeBf16 ? Napi::Value(Napi::Boolean::New(env, *f.nativeBf16)) : env.Null());
+  out.Set("cpu", features);
   return out;
 }
 

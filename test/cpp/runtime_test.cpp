@@ -1,13 +1,16 @@
 // The runtime machinery of the core without Node: the caching CPU allocator (size classes,
-// reuse of freed large blocks, the idle cap, empty-cache) and the profiler's op ranges.
+// reuse of freed large blocks, the idle cap, empty-cache), the profiler's op ranges and the CPU
+// feature check.
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
 
+#include <fstream>
 #include <set>
 #include <string>
 
 #include "harness/harness.h"
 #include "runtime/cpu_caching_allocator.h"
+#include "runtime/cpu_features.h"
 #include "runtime/profiler.h"
 
 using namespace hexa;
@@ -73,4 +76,30 @@ HEXA_TEST(profiler, records_nested_op_ranges) {
   EXPECT(names.count("aten::matmul") == 1);
   EXPECT(names.count("aten::mm") == 1);
   EXPECT_THROWS_WITH(runtime::StopProfiler(), "not running");
+}
+
+// The reference is the kernel's own reading of CPUID (with the OS's XSAVE support folded in),
+// the flags line of /proc/cpuinfo: names as Linux spells them.
+HEXA_TEST(cpu_features, agree_with_proc_cpuinfo) {
+  const runtime::CpuFeatures f = runtime::DetectCpuFeatures();
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) == 0) {
+      flags = " " + line.substr(line.find(':') + 1) + " ";
+      break;
+    }
+  }
+  EXPECT(!flags.empty());  // Linux on x86-64: the file and its flags line are there
+  const auto has = [&](const char* name) { return flags.find(std::string(" ") + name + " ") != std::string::npos; };
+  EXPECT(std::string(f.arch) == "x86_64");
+  EXPECT(f.avx2 == has("avx2"));
+  EXPECT(f.avx512f == has("avx512f"));
+  EXPECT(f.avx512bf16 == has("avx512_bf16"));
+  EXPECT(f.amxBf16 == has("amx_bf16"));
+  EXPECT(f.nativeBf16.has_value() && *f.nativeBf16 == (has("avx512_bf16") || has("amx_bf16")));
+#else
+  EXPECT(!f.nativeBf16.has_value());  // no check on this build: unknown, never a guessed false
+#endif
 }

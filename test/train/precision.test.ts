@@ -2,10 +2,14 @@
 // or with bfloat16 / float16 autocast. NHWC is the same arithmetic reordered (float32
 // agreement); bf16 and fp16 are different, coarser arithmetics (agreement to their digits, not
 // more); fp16 adds the dynamic loss scale (torch.amp.GradScaler's rules).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cuda, Generator, rand, tensor, type Tensor } from '../../lib/index.js';
+import { cuda, Generator, info, rand, tensor, type CpuFeatures, type Tensor } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/train/config.js';
 import { TrainerModel } from '../../lib/train/model.js';
+import { cpuPrecisionNotice, train } from '../../lib/train/run.js';
 
 type Precision = 'fp32' | 'bf16' | 'fp16';
 
@@ -150,5 +154,36 @@ describe('memory format and precision of the encoder', () => {
 
   it('refuses an unknown precision, naming the key', () => {
     expect(() => resolveConfig({ precision: 'fp8' })).toThrow(/precision must be one of 'fp32', 'bf16', 'fp16'/);
+  });
+
+  describe('a precision this CPU has no arithmetic for is named before training', () => {
+    const cpu = (nativeBf16: boolean | null): CpuFeatures => ({ arch: 'x86_64', avx2: true, avx512f: !!nativeBf16, avx512bf16: !!nativeBf16, amxBf16: false, nativeBf16 });
+
+    it('bf16 on a CPU without bfloat16 arithmetic: emulated, fp32 advised; with it, or not known: nothing', () => {
+      expect(cpuPrecisionNotice('bf16', 'cpu', cpu(false))).toMatch(/^precision 'bf16' is emulated on this CPU.*no AVX512-BF16 or AMX.*'fp32' is the fast option here$/);
+      expect(cpuPrecisionNotice('bf16', 'cpu', cpu(true))).toBeNull();
+      expect(cpuPrecisionNotice('bf16', 'cpu', cpu(null))).toBeNull();
+      expect(cpuPrecisionNotice('bf16', 'cuda:0', cpu(false))).toBeNull();
+      expect(cpuPrecisionNotice('fp32', 'cpu', cpu(false))).toBeNull();
+    });
+
+    it("fp16 on a CPU: slow everywhere; 'bf16' advised only where the CPU has it", () => {
+      expect(cpuPrecisionNotice('fp16', 'cpu', cpu(true))).toMatch(/^precision 'fp16' on a CPU is slow.*and 'bf16' is the fast CPU option$/);
+      expect(cpuPrecisionNotice('fp16', 'cpu', cpu(false))).toMatch(/^precision 'fp16' on a CPU is slow.*no AVX512-BF16 or AMX\): 'fp32' is the fast option here$/);
+      expect(cpuPrecisionNotice('fp16', 'cuda', cpu(false))).toBeNull();
+    });
+
+    it("train() says it for this machine's CPU (precision 'bf16', one tiny epoch)", async () => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'hexa-precision-'));
+      const messages: string[] = [];
+      try {
+        const config = resolveConfig({ data: 'cifar10', trainSubset: 16, batchSize: 8, epochs: 1, width: 4, moco: { queueSize: 16 }, knnEvery: -1, precision: 'bf16', device: 'cpu', out });
+        await train(config, { onMessage: (m) => messages.push(m) });
+      } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+      }
+      const said = messages.filter((m) => m.startsWith("precision 'bf16' is emulated"));
+      expect(said.length).toBe(info().cpu.nativeBf16 === false ? 1 : 0);
+    });
   });
 });
