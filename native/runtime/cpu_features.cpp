@@ -4,7 +4,7 @@ namespace hexa::runtime {
 
 CpuFeatures DetectCpuFeatures() {
   CpuFeatures f;
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if HEXA_CPU_FEATURES_KNOWN
   f.arch = "x86_64";
   __builtin_cpu_init();
   f.avx2 = __builtin_cpu_supports("avx2");

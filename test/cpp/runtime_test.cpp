@@ -84,7 +84,7 @@ HEXA_TEST(profiler, records_nested_op_ranges) {
 // /proc/cpuinfo itself: CI also runs these tests under QEMU's emulated Nehalem, whose CPUID is
 // the emulated CPU's while /proc/cpuinfo stays the host's (test/runtime.test.ts compares
 // info().cpu with /proc/cpuinfo natively).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if HEXA_CPU_FEATURES_KNOWN
 #include <cpuid.h>
 
 namespace {
@@ -123,7 +123,7 @@ CpuidBits ReadCpuidBits() {
 
 HEXA_TEST(cpu_features, agree_with_cpuid_and_xcr0) {
   const runtime::CpuFeatures f = runtime::DetectCpuFeatures();
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if HEXA_CPU_FEATURES_KNOWN
   const CpuidBits ref = ReadCpuidBits();
   EXPECT(std::string(f.arch) == "x86_64");
   EXPECT(f.avx2 == ref.avx2);
